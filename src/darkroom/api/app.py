@@ -1,0 +1,67 @@
+"""`create_app(settings)`: the FastAPI application with every router, the middleware and the error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+
+from .. import __version__
+from ..catalog import build_catalog
+from ..config import Settings
+from ..service import ImageService
+from ..storage.local import LocalImageStore
+from ..storage.signing import LinkSigner, load_or_create_key
+from . import health, images, models
+from .auth import ApiKeyAuth
+from .errors import install_error_handlers
+from .middleware import RequestContextMiddleware
+
+log = logging.getLogger("darkroom")
+SWEEP_INTERVAL_SECONDS = 300
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app. Raises ConfigError for a bad model entry, before anything listens."""
+    catalog = build_catalog(settings)
+    signer = LinkSigner(load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir))
+    store = LocalImageStore(settings.data_dir / "images", signer, settings.url_ttl_seconds)
+    auth = ApiKeyAuth([key.get_secret_value() for key in settings.api_keys])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if auth.open:
+            log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
+        for engine in catalog.engines():
+            await asyncio.to_thread(engine.load)
+        sweeper = asyncio.create_task(_sweep_forever(store))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            app.state.service.close()
+            for engine in catalog.engines():
+                engine.close()
+
+    app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.service = ImageService(catalog, store, settings.prompt_limits)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(images.links)
+    app.include_router(images.router, dependencies=[Depends(auth)])
+    app.include_router(models.router, dependencies=[Depends(auth)])
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _sweep_forever(store: LocalImageStore) -> None:
+    while True:
+        removed = await asyncio.to_thread(store.sweep)
+        if removed:
+            log.info("deleted %d stored images past their link lifetime", removed)
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)

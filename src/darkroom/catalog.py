@@ -1,0 +1,112 @@
+"""Served model names -> ModelSpec: which engine draws for a name and which family's rules apply.
+
+The default catalog serves every OpenAI image model name with the built-in sketch engine, so code
+written for OpenAI runs unmodified; `[[models]]` entries in the config file add names or replace
+defaults (same name: the file wins).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .config import Family, ModelConfig, Settings
+from .engines import create_engine
+from .engines.base import Engine
+from .errors import InvalidRequest
+
+# OpenAI's image model names and the family rules each follows (spec section 1, model matrix).
+OPENAI_MODELS: dict[str, Family] = {
+    "dall-e-2": "dall-e-2",
+    "dall-e-3": "dall-e-3",
+    "gpt-image-1": "gpt-image",
+    "gpt-image-1-mini": "gpt-image",
+    "gpt-image-1.5": "gpt-image",
+    "chatgpt-image-latest": "gpt-image",
+    "gpt-image-2": "gpt-image-2",
+    "gpt-image-2-2026-04-21": "gpt-image-2",
+}
+SKETCH_DESCRIPTION = (
+    "Darkroom sketch: a deterministic procedural illustrator (flat shapes and palettes drawn from the "
+    "prompt). It is not an AI model; it serves this name so the whole API works offline."
+)
+_FAMILY_TRANSPARENCY = {"dall-e-2": False, "dall-e-3": False, "gpt-image": True, "gpt-image-2": False}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """Everything the service needs to know about one served model name."""
+
+    name: str
+    family: Family
+    engine: Engine
+    engine_name: str
+    transparent_background: bool  # may `background=transparent` be asked of this model?
+    max_pixels: int  # the smaller of the engine's cap and the model's own setting
+    description: str
+    created: int
+
+    @property
+    def is_gpt(self) -> bool:
+        return self.family.startswith("gpt-image")
+
+
+class Catalog:
+    """The served models, looked up by the name clients pass as `model`."""
+
+    def __init__(self, specs: dict[str, ModelSpec]) -> None:
+        self._specs = specs
+
+    def get(self, name: str) -> ModelSpec:
+        """The spec for `name`, or OpenAI's 400 for an unknown model."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            supported = ", ".join(f"'{n}'" for n in self._specs)
+            raise InvalidRequest(f"Invalid value: '{name}'. Supported values are: {supported}.", param="model") from None
+
+    def find(self, name: str) -> ModelSpec | None:
+        return self._specs.get(name)
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._specs.values())
+
+    def engines(self) -> list[Engine]:
+        """Each distinct engine instance once (several names may share one)."""
+        return list({id(spec.engine): spec.engine for spec in self}.values())
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """The default catalog plus the models of the config file. Raises ConfigError on a bad entry."""
+    created = int(time.time())
+    shared_sketch = create_engine("sketch", {}, model="sketch")
+    configs = [ModelConfig(name=name, family=family, description=SKETCH_DESCRIPTION)
+               for name, family in OPENAI_MODELS.items()]
+    by_name = {config.name: config for config in configs}
+    by_name.update({config.name: config for config in settings.models})
+    specs = {}
+    for config in by_name.values():
+        if config.engine == "sketch" and not config.engine_options:
+            engine = shared_sketch
+        else:
+            engine = create_engine(config.engine, config.engine_options, model=config.name)
+        specs[config.name] = _spec(config, engine, created)
+    return Catalog(specs)
+
+
+def _spec(config: ModelConfig, engine: Engine, created: int) -> ModelSpec:
+    transparent = config.transparent_background
+    if transparent is None:
+        transparent = _FAMILY_TRANSPARENCY[config.family]
+    cap = engine.capabilities.max_pixels
+    return ModelSpec(
+        name=config.name,
+        family=config.family,
+        engine=engine,
+        engine_name=config.engine,
+        transparent_background=transparent and config.family.startswith("gpt-image"),
+        max_pixels=min(cap, config.max_pixels or cap),
+        description=config.description or (SKETCH_DESCRIPTION if config.engine == "sketch" else ""),
+        created=created,
+    )

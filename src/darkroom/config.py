@@ -1,0 +1,153 @@
+"""Settings: defaults < TOML file (`--config FILE` or DARKROOM_CONFIG) < DARKROOM_* env < CLI flags.
+
+Every setting is listed in the README's settings table. A bad value fails at start with
+`ConfigError` naming the setting (`Invalid setting 'port': ...`), never later.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource
+
+Family = Literal["dall-e-2", "dall-e-3", "gpt-image", "gpt-image-2"]
+EngineName = Literal["sketch", "diffusers", "upstream"]
+
+DEFAULT_PROMPT_LIMITS: dict[str, int] = {
+    "dall-e-2": 1000,
+    "dall-e-3": 4000,
+    "gpt-image": 32000,
+    "gpt-image-2": 32000,
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range. The message names it."""
+
+
+class ModelConfig(BaseModel):
+    """One `[[models]]` entry: a served model name, the engine behind it and the family rules it follows.
+
+    Keys not listed here are engine options (`path`, `device`, ...); each engine checks its own and
+    refuses the ones it does not know.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1, max_length=256)
+    engine: EngineName = "sketch"
+    family: Family = "gpt-image"
+    description: str = ""
+    # None: the family's default (gpt-image yes, gpt-image-2 no). dall-e families never allow it.
+    transparent_background: bool | None = None
+    # None: the engine's own cap. Lower it to protect a small machine.
+    max_pixels: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _dalle_is_opaque(self) -> "ModelConfig":
+        if self.transparent_background and self.family.startswith("dall-e"):
+            raise ValueError(f"transparent_background cannot be enabled for the {self.family} family")
+        return self
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Settings(BaseSettings):
+    """Darkroom's settings. Field docs double as the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    data_dir: Path = Path("./darkroom-data")
+    public_base_url: str = ""
+    url_ttl_seconds: int = Field(default=3600, gt=0)
+    url_signing_key: SecretStr = SecretStr("")
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    prompt_limits: dict[Family, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: dict(DEFAULT_PROMPT_LIMITS)
+    )
+    models: list[ModelConfig] = Field(default_factory=list)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):  # DARKROOM_API_KEYS=sk-a,sk-b
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("prompt_limits", mode="after")
+    @classmethod
+    def _fill_prompt_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        return {**DEFAULT_PROMPT_LIMITS, **value}
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, value: list[ModelConfig]) -> list[ModelConfig]:
+        seen: set[str] = set()
+        for model in value:
+            if model.name in seen:
+                raise ValueError(f"model name '{model.name}' appears twice")
+            seen.add(model.name)
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        sources = [init_settings, env_settings]
+        toml_file = settings_cls.model_config.get("toml_file")
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from every source, turning any failure into a ConfigError that names the setting.
+
+    `overrides` are the CLI flags; None values are dropped so that a flag not given does not win.
+    """
+    config_file = config_file or os.environ.get("DARKROOM_CONFIG") or None
+    settings_cls: type[Settings] = Settings
+    if config_file:
+        path = Path(config_file)
+        _check_toml(path)
+        settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    try:
+        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _check_toml(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"Unknown setting '{name}'")
+        else:
+            lines.append(f"Invalid setting '{name}': {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)

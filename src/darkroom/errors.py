@@ -1,0 +1,167 @@
+"""Darkroom's exception tree. Each class is one OpenAI error shape: (HTTP status, type, code).
+
+    DarkroomError                       500 server_error           - base; never raised bare
+    ├── InvalidRequest                  400 invalid_request_error  invalid_value
+    │   ├── InvalidType                 400                         invalid_type
+    │   ├── MissingParameter            400                         missing_required_parameter
+    │   ├── UnknownParameter            400                         unknown_parameter
+    │   ├── UnsupportedParameter        400                         unsupported_parameter
+    │   ├── InvalidJSON                 400                         invalid_json
+    │   └── ModerationBlocked           400 image_generation_user_error moderation_blocked
+    ├── AuthenticationFailed            401 invalid_request_error  invalid_api_key (or null)
+    ├── PermissionDenied                403 invalid_request_error  forbidden
+    ├── NotFound                        404 invalid_request_error  not_found
+    │   └── ModelNotFound               404                         model_not_found
+    ├── MethodNotAllowed                405 invalid_request_error  method_not_allowed
+    ├── PayloadTooLarge                 413 invalid_request_error  request_too_large
+    ├── ServerError                     500 server_error           internal_error (message sanitised)
+    └── ServiceUnavailable              503 server_error           service_unavailable
+
+Raise these anywhere below the HTTP layer; `api/errors.py` turns them into the envelope
+`{"error": {"message", "type", "param", "code"}}` in one place. Foreign exceptions are
+translated at the boundary where they occur (`raise ServerError(...) from exc`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DEFAULT: Any = object()  # "use the class's code"; an explicit None means the envelope's code is null
+
+
+class DarkroomError(Exception):
+    """Base of every error a client can see."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = _DEFAULT,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not _DEFAULT:
+            self.code = code
+        self.headers = headers or {}
+        self.extra = extra or {}  # more keys inside "error" (e.g. moderation_details)
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI error envelope: all four keys always present."""
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        error.update(self.extra)
+        return {"error": error}
+
+
+class InvalidRequest(DarkroomError):
+    """A request that breaks a rule of the API or of the model's family."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+
+
+class InvalidType(InvalidRequest):
+    """A field of the wrong JSON type (`"2"` for `n`, `50.5` for `output_compression`)."""
+
+    code = "invalid_type"
+
+
+class MissingParameter(InvalidRequest):
+    """A required field is absent or null."""
+
+    code = "missing_required_parameter"
+
+
+class UnknownParameter(InvalidRequest):
+    """A body field the API does not know (OpenAI's `Unknown parameter: 'x'.`)."""
+
+    code = "unknown_parameter"
+
+
+class UnsupportedParameter(InvalidRequest):
+    """A known field that the chosen model does not accept (`style` on gpt-image-1)."""
+
+    code = "unsupported_parameter"
+
+
+class InvalidJSON(InvalidRequest):
+    """A body that is not a JSON object, or not UTF-8."""
+
+    code = "invalid_json"
+
+
+class ModerationBlocked(InvalidRequest):
+    """The prompt or an output image was blocked by moderation."""
+
+    type = "image_generation_user_error"
+    code = "moderation_blocked"
+
+
+class AuthenticationFailed(DarkroomError):
+    """No API key, or a wrong one."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(DarkroomError):
+    """A valid request for something the caller may not have (a tampered or expired image link)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+
+
+class NotFound(DarkroomError):
+    """No such route or resource."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    """`GET /v1/models/{id}` for a model that is not served."""
+
+    code = "model_not_found"
+
+
+class MethodNotAllowed(DarkroomError):
+    """A known route called with the wrong HTTP method."""
+
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(DarkroomError):
+    """A request body over `max_body_bytes`."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class ServerError(DarkroomError):
+    """A failure inside Darkroom. The message must not leak internals (tracebacks, paths, addresses)."""
+
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+
+
+class ServiceUnavailable(DarkroomError):
+    """Darkroom cannot take the request now (models still loading, shutting down)."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"

@@ -1,0 +1,1 @@
+"""What happens to pixels after the engine: encoding and usage figures."""

@@ -1,0 +1,77 @@
+"""Wire models for `/v1/images/*`, named and ordered after openai-python's types.
+
+Requests are strict (JSON types as OpenAI checks them: `"2"` is not an `n`) and closed (an unknown
+key is OpenAI's `unknown_parameter`). `None` means absent everywhere: the SDKs send explicit nulls.
+`protocol/validation.py` turns pydantic's errors into OpenAI's messages.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImageGenerateRequest(BaseModel):
+    """Body of `POST /v1/images/generations` (openai-python `ImageGenerateParams`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    prompt: str | None = None  # required; checked in rules so a null says "missing"
+    model: str | None = None
+    n: int | None = Field(default=None, ge=1, le=10)
+    quality: Literal["standard", "hd", "low", "medium", "high", "auto"] | None = None
+    response_format: Literal["url", "b64_json"] | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    stream: bool | None = None
+    partial_images: int | None = Field(default=None, ge=0, le=3)
+    size: str | None = None
+    moderation: Literal["low", "auto"] | None = None
+    background: Literal["transparent", "opaque", "auto"] | None = None
+    style: Literal["vivid", "natural"] | None = None
+    user: str | None = None
+
+    # ---- Darkroom extensions (documented in the README; the SDKs send them with extra_body) ----
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+
+
+class InputTokensDetails(BaseModel):
+    text_tokens: int
+    image_tokens: int
+
+
+class OutputTokensDetails(BaseModel):
+    image_tokens: int
+    text_tokens: int
+
+
+class Usage(BaseModel):
+    """Token figures for GPT image models (`postprocess/tokens.py` computes them)."""
+
+    input_tokens: int
+    input_tokens_details: InputTokensDetails
+    output_tokens: int
+    output_tokens_details: OutputTokensDetails
+    total_tokens: int
+
+
+class Image(BaseModel):
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(BaseModel):
+    """`ImagesResponse`: `created` plus one `Image` per output; echo fields and usage for GPT models."""
+
+    created: int
+    data: list[Image]
+    background: Literal["transparent", "opaque"] | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    size: str | None = None
+    quality: Literal["low", "medium", "high"] | None = None
+    usage: Usage | None = None
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()

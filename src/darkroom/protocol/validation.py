@@ -1,0 +1,94 @@
+"""Turn a raw JSON body into a strict protocol model, with OpenAI's error messages and codes.
+
+Messages follow the ones OpenAI's API is seen to send:
+    Unknown parameter: 'foo'.
+    Invalid type for 'n': expected an integer, but got a string instead.
+    Invalid value: 'ultra'. Supported values are: 'low', 'medium', 'high' and 'auto'.
+    Invalid 'n': integer above maximum value. Expected a value <= 10, but got 11 instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import InvalidJSON, InvalidRequest, InvalidType, MissingParameter, UnknownParameter
+
+M = TypeVar("M", bound=BaseModel)
+
+_JSON_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a decimal", list: "an array",
+               dict: "an object", type(None): "null"}
+_EXPECTED = {"int": "an integer", "string": "a string", "bool": "a boolean", "float": "a decimal"}
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+    "HTTP library correctly. The API expects a JSON payload, but what was sent was not valid JSON.)"
+)
+
+
+def parse_json_body(raw: bytes, content_type: str | None, model: type[M]) -> M:
+    """Decode and validate a JSON request body into `model`."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise InvalidRequest(
+            f"Invalid Content-Type header ({content_type or 'none'}); expected 'application/json'.",
+            param=None,
+            code="invalid_content_type",
+        )
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidJSON("The request body is not valid UTF-8.") from None
+    except json.JSONDecodeError:
+        raise InvalidJSON(_BAD_JSON) from None
+    if not isinstance(body, dict):
+        raise InvalidJSON(f"The request body must be a JSON object, but got {_json_name(body)} instead.")
+    return validate(body, model)
+
+
+def validate(body: dict[str, Any], model: type[M]) -> M:
+    """Validate a decoded body; the first problem becomes the error (as OpenAI reports one at a time)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise _translate(exc.errors()[0]) from None
+
+
+def _translate(err: dict[str, Any]) -> InvalidRequest:
+    param = ".".join(str(part) for part in err["loc"]) or None
+    kind: str = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return UnknownParameter(f"Unknown parameter: '{param}'.", param=param)
+    if kind == "missing":
+        return MissingParameter(f"Missing required parameter: '{param}'.", param=param)
+    if kind == "literal_error":
+        expected = err["ctx"]["expected"].replace(" or ", " and ")
+        return InvalidRequest(f"Invalid value: {_show(value)}. Supported values are: {expected}.", param=param)
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = err["ctx"].get("ge", err["ctx"].get("gt"))
+        return InvalidRequest(
+            f"Invalid '{param}': integer below minimum value. Expected a value >= {bound}, but got {value} instead.",
+            param=param, code="integer_below_min_value",
+        )
+    if kind in ("less_than_equal", "less_than"):
+        bound = err["ctx"].get("le", err["ctx"].get("lt"))
+        return InvalidRequest(
+            f"Invalid '{param}': integer above maximum value. Expected a value <= {bound}, but got {value} instead.",
+            param=param, code="integer_above_max_value",
+        )
+    expected = _EXPECTED.get(kind.split("_", 1)[0], "a valid value")
+    if value is not None and type(value) in _JSON_NAMES:
+        return InvalidType(
+            f"Invalid type for '{param}': expected {expected}, but got {_json_name(value)} instead.", param=param
+        )
+    return InvalidRequest(f"Invalid '{param}': {err['msg']}.", param=param)
+
+
+def _json_name(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), "a value of another type")
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value)
