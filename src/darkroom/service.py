@@ -1,8 +1,10 @@
 """Runs one image request end to end: rules -> moderation -> engine -> encode -> store -> response.
 
-Nothing here knows about HTTP. Blocking work (the engine, encoding, file writes) runs in worker
-threads: the engine through `engine_threads`, encoding and storing through a pool sized to the
-cores, so the `n` images of a request are encoded in parallel where the encoder releases the GIL.
+Nothing here knows about HTTP. Blocking work (the engine, encoding, file writes) runs in two thread
+pools sized to the cores, never on the event loop: one for engine calls (so concurrent requests do
+not oversubscribe the CPU), one for encoding and storing, so the `n` images of a request are encoded
+in parallel where the encoder releases the GIL. A single image is encoded in the engine's thread,
+saving a hand-off between pools.
 """
 
 from __future__ import annotations
@@ -52,26 +54,40 @@ class ImageService:
         self.catalog = catalog
         self.store = store
         self.prompt_limits = prompt_limits
-        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
+        cores = os.cpu_count() or 2
+        self._engine_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="darkroom-engine")
+        self._encode_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="darkroom-encode")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._engine_pool.shutdown(wait=False, cancel_futures=True)
+        self._encode_pool.shutdown(wait=False, cancel_futures=True)
 
     async def generate(self, req: ImageGenerateRequest, ctx: RequestContext) -> Outcome:
         # 1. Rules: every check before any work.
         plan = plan_generation(req, self.catalog, self.prompt_limits)
         # 2. Prompt moderation.
         self._moderate(plan, ctx)
-        # 3. Engine, off the event loop.
-        started = time.perf_counter()
-        pixels = await asyncio.to_thread(self._run_engine, plan)
-        engine_done = time.perf_counter()
-        # 4. Encode (and store, for url responses) each image in the pool, in parallel.
+        # 3. Engine, off the event loop; 4. encode (and store, for url responses) each image.
         loop = asyncio.get_running_loop()
-        data = await asyncio.gather(*(loop.run_in_executor(self._pool, self._finish, plan, image, ctx)
-                                      for image in pixels))
-        encode_done = time.perf_counter()
-        return Outcome(self._response(plan, list(data)), plan.seeds[0], engine_done - started, encode_done - engine_done)
+        if plan.n == 1:
+            (image,), engine_s, encode_s = await loop.run_in_executor(self._engine_pool, self._render, plan, ctx)
+            data = [image]
+        else:
+            started = time.perf_counter()
+            pixels = await loop.run_in_executor(self._engine_pool, self._run_engine, plan)
+            engine_s = time.perf_counter() - started
+            data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
+                                          for image in pixels))
+            encode_s = time.perf_counter() - started - engine_s
+        return Outcome(self._response(plan, list(data)), plan.seeds[0], engine_s, encode_s)
+
+    def _render(self, plan: GenerationPlan, ctx: RequestContext) -> tuple[list[Image], float, float]:
+        """Engine and encoding in one worker thread (one image: nothing to parallelise)."""
+        started = time.perf_counter()
+        pixels = self._run_engine(plan)
+        engine_done = time.perf_counter()
+        data = [self._finish(plan, image, ctx) for image in pixels]
+        return data, engine_done - started, time.perf_counter() - engine_done
 
     def _moderate(self, plan: GenerationPlan, ctx: RequestContext) -> None:
         categories = check_prompt(plan.prompt, plan.moderation)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI
 
 from .. import __version__
-from ..catalog import build_catalog
+from ..catalog import Catalog, build_catalog
 from ..config import Settings
 from ..service import ImageService
 from ..storage.local import LocalImageStore
@@ -24,9 +24,12 @@ log = logging.getLogger("darkroom")
 SWEEP_INTERVAL_SECONDS = 300
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app. Raises ConfigError for a bad model entry, before anything listens."""
-    catalog = build_catalog(settings)
+def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
+    """Build the app. Raises ConfigError for a bad model entry, before anything listens.
+
+    `catalog` replaces the one built from settings (tests use it to put their own engines behind names).
+    """
+    catalog = catalog or build_catalog(settings)
     signer = LinkSigner(load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir))
     store = LocalImageStore(settings.data_dir / "images", signer, settings.url_ttl_seconds)
     auth = ApiKeyAuth([key.get_secret_value() for key in settings.api_keys])

@@ -1,0 +1,1 @@
+"""Darkroom's benchmarks: `python -m bench [NAME ...] [--quick]`. See bench/README.md."""
