@@ -210,11 +210,11 @@ def test_engine_returns_one_image_per_seed(transparent):
 
 def test_tiled_filling_matches_evaluating_every_pixel(monkeypatch):
     """Big shapes are filled tile by tile; that shortcut must not change a single pixel."""
-    import darkroom.engines.sketch as sketch
+    import darkroom.engines.sketch_canvas as sketch_canvas
 
     for prompt in (TODO, "a calm night over the mountains", "red sunset city skyline"):
         tiled = render(prompt, 600, 400, seed=3, quality="high")
-        monkeypatch.setattr(sketch, "TILE", 10**6)
+        monkeypatch.setattr(sketch_canvas, "TILE", 10**6)
         exact = render(prompt, 600, 400, seed=3, quality="high")
         monkeypatch.undo()
         assert np.array_equal(tiled, exact)
