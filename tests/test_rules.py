@@ -83,3 +83,20 @@ def test_prompt_limits_come_from_settings():
     with pytest.raises(InvalidRequest) as info:
         plan_generation(ImageGenerateRequest(prompt="x" * 11, model="gpt-image-1"), CATALOG, limits)
     assert info.value.code == "string_above_max_length"
+
+
+def test_pixel_caps_from_settings_and_model():
+    settings = load_settings(max_pixels=1_100_000, models=[{"name": "small", "family": "gpt-image-2",
+                                                            "max_pixels": 700_000}])
+    catalog = build_catalog(settings)
+
+    def size_of(model, size):
+        request = ImageGenerateRequest(prompt="a todo app", model=model, size=size)
+        return plan_generation(request, catalog, DEFAULT_PROMPT_LIMITS).size
+
+    assert size_of("gpt-image-1", "1024x1024") == "1024x1024"
+    assert size_of("small", "1024x640") == "1024x640"
+    for model, size in (("gpt-image-1", "1536x1024"), ("small", "1024x1024"), ("gpt-image-2", "1536x864")):
+        with pytest.raises(InvalidRequest) as info:
+            size_of(model, size)
+        assert info.value.param == "size" and "pixels" in info.value.message

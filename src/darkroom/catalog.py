@@ -43,7 +43,7 @@ class ModelSpec:
     engine: Engine
     engine_name: str
     transparent_background: bool  # may `background=transparent` be asked of this model?
-    max_pixels: int  # the smaller of the engine's cap and the model's own setting
+    max_pixels: int  # the smallest of the engine's cap, the server's `max_pixels` and the model's own
     description: str
     created: int
 
@@ -91,15 +91,15 @@ def build_catalog(settings: Settings) -> Catalog:
             engine = shared_sketch
         else:
             engine = create_engine(config.engine, config.engine_options, model=config.name)
-        specs[config.name] = _spec(config, engine, created)
+        specs[config.name] = _spec(config, engine, created, settings.max_pixels)
     return Catalog(specs)
 
 
-def _spec(config: ModelConfig, engine: Engine, created: int) -> ModelSpec:
+def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int) -> ModelSpec:
     transparent = config.transparent_background
     if transparent is None:
         transparent = _FAMILY_TRANSPARENCY[config.family]
-    cap = engine.capabilities.max_pixels
+    cap = min(engine.capabilities.max_pixels, server_cap)
     return ModelSpec(
         name=config.name,
         family=config.family,

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     url_ttl_seconds: int = Field(default=3600, gt=0)
     url_signing_key: SecretStr = SecretStr("")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
     prompt_limits: dict[Family, Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: dict(DEFAULT_PROMPT_LIMITS)
     )

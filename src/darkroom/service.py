@@ -79,6 +79,9 @@ class ImageService:
             data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
                                           for image in pixels))
             encode_s = time.perf_counter() - started - engine_s
+        log.info("%s generated model=%s size=%s n=%d format=%s seed=%d user=%r engine_ms=%.1f encode_ms=%.1f",
+                 ctx.request_id, plan.spec.name, plan.size, plan.n, plan.output_format, plan.seeds[0], plan.user,
+                 engine_s * 1000, encode_s * 1000)
         return Outcome(self._response(plan, list(data)), plan.seeds[0], engine_s, encode_s)
 
     def _render(self, plan: GenerationPlan, ctx: RequestContext) -> tuple[list[Image], float, float]:

@@ -100,3 +100,25 @@ def test_links_expire(tmp_path):
     finally:
         stop_server(live)
     assert "No API keys configured" in live.log()
+
+
+def test_a_long_generation_does_not_block_other_requests(server):
+    """While a big render runs in a worker thread, the event loop still answers /health."""
+    import threading
+
+    finished = []
+
+    def big_render():
+        httpx.post(f"{server.v1}/images/generations", timeout=120,
+                   headers={"Authorization": f"Bearer {server.api_key}"},
+                   json={"model": "gpt-image-2", "prompt": "a city skyline", "size": "3840x2160",
+                         "quality": "high", "n": 4})
+        finished.append("render")
+
+    worker = threading.Thread(target=big_render)
+    worker.start()
+    time.sleep(0.3)  # let the render start
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+    finished.append("health")
+    worker.join()
+    assert finished == ["health", "render"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
@@ -12,7 +10,6 @@ from ..protocol.images import ImageGenerateRequest
 from ..protocol.validation import parse_json_body
 from ..service import ImageService, RequestContext
 
-log = logging.getLogger("darkroom.access")
 router = APIRouter()
 links = APIRouter()
 
@@ -22,13 +19,10 @@ async def create_generation(request: Request) -> Response:
     req = parse_json_body(await request.body(), request.headers.get("content-type"), ImageGenerateRequest)
     service: ImageService = request.app.state.service
     outcome = await service.generate(req, _context(request))
-    engine_ms, encode_ms = outcome.engine_seconds * 1000, outcome.encode_seconds * 1000
-    log.info("%s generate model=%s n=%d engine_ms=%.1f encode_ms=%.1f", request.state.request_id,
-             req.model, len(outcome.response.data), engine_ms, encode_ms)
     return Response(outcome.response.to_json(), media_type="application/json", headers={
         "x-darkroom-seed": str(outcome.seed),
-        "x-darkroom-engine-ms": f"{engine_ms:.2f}",
-        "x-darkroom-encode-ms": f"{encode_ms:.2f}",
+        "x-darkroom-engine-ms": f"{outcome.engine_seconds * 1000:.2f}",
+        "x-darkroom-encode-ms": f"{outcome.encode_seconds * 1000:.2f}",
     })
 
 
