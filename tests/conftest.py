@@ -105,3 +105,16 @@ def http(server: LiveServer):
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {server.api_key}"},
                       timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random-weight diffusers pipelines saved once per session: {"sd": folder, "flux": folder}.
+
+    See tests/tiny_pipelines.py; importing it sets HF_HUB_OFFLINE=1 (unless set). torch is imported only
+    here, when a test asks for this fixture.
+    """
+    from tests.tiny_pipelines import build_tiny_flux, build_tiny_sd
+
+    root = tmp_path_factory.mktemp("tiny-pipelines")
+    return {"sd": build_tiny_sd(root / "sd"), "flux": build_tiny_flux(root / "flux")}

@@ -44,6 +44,7 @@ class ModelSpec:
     engine_name: str
     transparent_background: bool  # may `background=transparent` be asked of this model?
     max_pixels: int  # the smallest of the engine's cap, the server's `max_pixels` and the model's own
+    any_size: bool  # sizes follow the engine (multiples of its size_multiple), not the family's list
     description: str
     created: int
 
@@ -107,6 +108,7 @@ def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int) ->
         engine_name=config.engine,
         transparent_background=transparent and config.family.startswith("gpt-image"),
         max_pixels=min(cap, config.max_pixels or cap),
+        any_size=config.any_size if config.any_size is not None else config.engine == "diffusers",
         description=config.description or (SKETCH_DESCRIPTION if config.engine == "sketch" else ""),
         created=created,
     )

@@ -58,7 +58,18 @@ def _serve(settings: Settings) -> int:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                           log_level=settings.log_level, access_log=False))
+
+    def stop(reason: str) -> None:  # a model failed to load: stop serving, exit non-zero below
+        server.should_exit = True
+
+    app.state.on_load_failure = stop
+    server.run()
+    failure = app.state.service.loader.failure
+    if failure:
+        print(f"darkroom: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -46,6 +46,9 @@ class ModelConfig(BaseModel):
     transparent_background: bool | None = None
     # None: the engine's own cap. Lower it to protect a small machine.
     max_pixels: int | None = Field(default=None, gt=0)
+    # Accept any WIDTHxHEIGHT the engine can make (and `auto` = its native size) instead of the
+    # family's size list. None: yes for diffusers models, no for sketch (which mimics OpenAI exactly).
+    any_size: bool | None = None
 
     @model_validator(mode="after")
     def _dalle_is_opaque(self) -> "ModelConfig":

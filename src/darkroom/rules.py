@@ -11,6 +11,11 @@ Families (spec section 1, model matrix):
                  output_format/compression, background, moderation; always b64_json
     gpt-image-2  as gpt-image, plus any WIDTHxHEIGHT: both multiples of 16, long/short <= 3,
                  655,360..8,294,400 pixels, edges <= 3840; transparency off unless the model enables it
+
+A model with `any_size` (diffusers models by default) takes any WIDTHxHEIGHT its engine can make
+(multiples of the engine's `size_multiple`, up to the pixel cap) and reads `auto` as the engine's
+native size. Darkroom's extensions (`steps`, `guidance_scale`, `negative_prompt`, `scheduler`) are
+accepted only by engines that list them in their capabilities.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Literal
 from .catalog import Catalog, ModelSpec
 from .engines.base import Quality, Style
 from .errors import InvalidRequest, MissingParameter, UnknownParameter, UnsupportedParameter
-from .protocol.images import ImageGenerateRequest
+from .protocol.images import EXTENSIONS, ImageGenerateRequest
 
 DEFAULT_GPT_MODEL = "gpt-image-1"  # used when `model` is absent but a GPT-only field is set
 GPT_ONLY_FIELDS = ("output_format", "output_compression", "background", "moderation", "stream", "partial_images")
@@ -59,6 +64,10 @@ class GenerationPlan:
     moderation: Literal["auto", "low"]
     style: Style | None
     user: str | None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    scheduler: str | None = None
 
     @property
     def size(self) -> str:
@@ -72,11 +81,12 @@ class GenerationPlan:
 def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: dict[str, int]) -> GenerationPlan:
     """Apply the model family's rules to a generation request."""
     # 1. Model: dall-e-2 unless a GPT-only field is used (spec section 1).
-    spec = catalog.get(req.model if req.model is not None else _default_model(req))
+    spec = catalog.get(model_name(req))
     # 2. Prompt.
     prompt = _check_prompt(req.prompt, prompt_limits[spec.family], spec.name)
-    # 3. Fields this family does not take.
+    # 3. Fields this family or engine does not take.
     _check_family_fields(req, spec)
+    _check_extensions(req, spec, prompt_limits[spec.family])
     # 4. Values.
     width, height = _resolve_size(req.size, spec, prompt)
     engine_quality, echo_quality = _resolve_quality(req.quality, spec)
@@ -107,10 +117,17 @@ def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: 
         moderation=req.moderation or "auto",
         style=(req.style or "vivid") if spec.family == "dall-e-3" else None,
         user=req.user,
+        steps=req.steps,
+        guidance_scale=req.guidance_scale,
+        negative_prompt=req.negative_prompt,
+        scheduler=req.scheduler,
     )
 
 
-def _default_model(req: ImageGenerateRequest) -> str:
+def model_name(req: ImageGenerateRequest) -> str:
+    """The model a request asks for: its `model`, else OpenAI's default for the fields it uses."""
+    if req.model is not None:
+        return req.model
     uses_gpt_field = any(getattr(req, name) is not None for name in GPT_ONLY_FIELDS)
     return DEFAULT_GPT_MODEL if uses_gpt_field or req.quality in GPT_QUALITIES else "dall-e-2"
 
@@ -144,20 +161,50 @@ def _check_family_fields(req: ImageGenerateRequest, spec: ModelSpec) -> None:
             )
 
 
+def _check_extensions(req: ImageGenerateRequest, spec: ModelSpec, prompt_limit: int) -> None:
+    capabilities = spec.engine.capabilities
+    for name in EXTENSIONS:
+        if getattr(req, name) is not None and name not in capabilities.extensions:
+            raise UnsupportedParameter(
+                f"Unsupported parameter: '{name}' is not supported by the {spec.engine_name} engine serving "
+                f"model '{spec.name}'.", param=name,
+            )
+    if req.scheduler is not None and req.scheduler not in capabilities.schedulers:
+        supported = ", ".join(f"'{name}'" for name in capabilities.schedulers)
+        raise InvalidRequest(
+            f"Invalid value: '{req.scheduler}'. Supported schedulers for model '{spec.name}' are: {supported}.",
+            param="scheduler",
+        )
+    if req.negative_prompt is not None and len(req.negative_prompt) > prompt_limit:
+        raise InvalidRequest(
+            f"Invalid 'negative_prompt': string too long. Expected a string with maximum length {prompt_limit}, "
+            f"but got a string with length {len(req.negative_prompt)} instead.",
+            param="negative_prompt", code="string_above_max_length",
+        )
+
+
 def _resolve_size(size: str | None, spec: ModelSpec, prompt: str) -> tuple[int, int]:
+    capabilities = spec.engine.capabilities
     if size is None or size == "auto":
-        if spec.is_gpt:
+        if spec.any_size:
+            size = "{}x{}".format(*capabilities.native_size)
+        elif spec.is_gpt:
             size = _auto_size(prompt)
         else:
             size = "1024x1024"  # OpenAI's documented dall-e default
     presets = DALLE_SIZES.get(spec.family, GPT_PRESETS)
     match = _SIZE.match(size)
-    if size not in presets and not (spec.family == "gpt-image-2" and match):
-        allowed = ", ".join(f"'{s}'" for s in (*presets, *(("auto",) if spec.is_gpt else ())))
-        custom = " or WIDTHxHEIGHT" if spec.family == "gpt-image-2" else ""
-        raise InvalidRequest(f"Invalid value: '{size}'. Supported values are: {allowed}{custom}.", param="size")
+    custom = spec.any_size or spec.family == "gpt-image-2"
+    if size not in presets and not (custom and match):
+        allowed = ", ".join(f"'{s}'" for s in (*presets, *(("auto",) if spec.is_gpt or spec.any_size else ())))
+        raise InvalidRequest(
+            f"Invalid value: '{size}'. Supported values are: {allowed}{' or WIDTHxHEIGHT' if custom else ''}.",
+            param="size",
+        )
     width, height = int(match.group(1)), int(match.group(2))
-    if spec.family == "gpt-image-2" and size not in presets:
+    if spec.any_size:
+        _check_engine_size(width, height, capabilities.size_multiple, spec.name)
+    elif spec.family == "gpt-image-2" and size not in presets:
         _check_custom_size(width, height)
     if width * height > spec.max_pixels:
         raise InvalidRequest(
@@ -173,6 +220,14 @@ def _auto_size(prompt: str) -> str:
     if _PORTRAIT.search(prompt):
         return "1024x1536"
     return "1024x1024"
+
+
+def _check_engine_size(width: int, height: int, multiple: int, model: str) -> None:
+    if width < multiple or height < multiple or width % multiple or height % multiple:
+        raise InvalidRequest(
+            f"Invalid 'size': model '{model}' cannot make {width}x{height}: width and height must be positive "
+            f"multiples of {multiple}.", param="size",
+        )
 
 
 def _check_custom_size(width: int, height: int) -> None:

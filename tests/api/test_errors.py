@@ -18,7 +18,7 @@ from darkroom.api.app import create_app
 from darkroom.api.errors import error_response, to_darkroom_error
 from darkroom.catalog import Catalog, build_catalog
 from darkroom.config import load_settings
-from darkroom.engines.base import Capabilities, Engine, GenerationJob
+from darkroom.engines.base import Capabilities, Engine, Generation, GenerationJob
 
 
 class BrokenEngine(Engine):
@@ -28,10 +28,10 @@ class BrokenEngine(Engine):
     def __init__(self, mode: str) -> None:
         self.mode = mode
 
-    def generate(self, job: GenerationJob) -> list[np.ndarray]:
+    def generate(self, job: GenerationJob) -> Generation:
         if self.mode == "raise":
             raise RuntimeError("secret detail /srv/weights/model.bin at 0x7f00deadbeef")
-        return [np.zeros((8, 8, 3), np.uint8)]  # wrong shape on purpose
+        return Generation([np.zeros((8, 8, 3), np.uint8)])  # wrong shape on purpose
 
 
 @pytest.fixture()

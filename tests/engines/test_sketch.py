@@ -198,7 +198,7 @@ def test_engine_returns_one_image_per_seed(transparent):
     engine.load()
     job = GenerationJob(prompt=TODO, width=320, height=192, quality="medium", seeds=(5, 6, 7),
                         transparent=transparent, style="vivid")
-    images = engine.generate(job)
+    images = engine.generate(job).images
     engine.close()
     assert len(images) == job.n == 3
     for seed, img in zip(job.seeds, images):

@@ -38,14 +38,17 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if auth.open:
             log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
-        for engine in catalog.engines():
-            await asyncio.to_thread(engine.load)
+        service: ImageService = app.state.service
+        # Slow engines load in the background: /health answers (and says `loading`) meanwhile.
+        service.loader.load_quick()
+        loading = asyncio.create_task(service.loader.load_slow(app.state.on_load_failure))
         sweeper = asyncio.create_task(_sweep_forever(store))
         try:
             yield
         finally:
             sweeper.cancel()
-            app.state.service.close()
+            loading.cancel()
+            service.close()
             for engine in catalog.engines():
                 engine.close()
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.service = ImageService(catalog, store, settings.prompt_limits)
+    app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(images.links)

@@ -19,11 +19,13 @@ async def create_generation(request: Request) -> Response:
     req = parse_json_body(await request.body(), request.headers.get("content-type"), ImageGenerateRequest)
     service: ImageService = request.app.state.service
     outcome = await service.generate(req, _context(request))
-    return Response(outcome.response.to_json(), media_type="application/json", headers={
+    headers = {
         "x-darkroom-seed": str(outcome.seed),
         "x-darkroom-engine-ms": f"{outcome.engine_seconds * 1000:.2f}",
         "x-darkroom-encode-ms": f"{outcome.encode_seconds * 1000:.2f}",
-    })
+    }
+    headers.update({f"x-darkroom-{key.replace('_', '-')}": str(value) for key, value in outcome.info.items()})
+    return Response(outcome.response.to_json(), media_type="application/json", headers=headers)
 
 
 @links.get("/v1/images/files/{name}")

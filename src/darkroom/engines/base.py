@@ -4,18 +4,23 @@ An engine turns one `GenerationJob` into pixel arrays. It knows nothing about HT
 OpenAI's request rules: the service resolves those first and hands over plain, validated values.
 
     engine.load()                 once at start (may be slow: weights, compilation, warm-up)
+    engine.capabilities           what it can do; complete once `load` has returned
     engine.generate(job)          blocking; the service calls it from a worker thread
     engine.close()                once at shutdown
 
-`generate` returns one uint8 array per seed in `job.seeds`, shaped (height, width, 3) for RGB, or
-(height, width, 4) for RGBA when `job.transparent` is true (the engine must then declare
-`native_alpha`; the service refuses transparency before calling an engine that cannot make it).
+`generate` returns a `Generation`: one uint8 array per seed in `job.seeds`, shaped (height, width, 3)
+for RGB, or (height, width, 4) for RGBA when `job.transparent` is true (the engine must then declare
+`native_alpha`; the service refuses transparency before calling an engine that cannot make it), plus
+a few facts about the run (steps, scheduler...) that the API reports in `x-darkroom-*` headers.
+
+An engine may raise Darkroom's own errors (`errors.py`) for failures a client should see as such
+(out of memory: 503; a value the model cannot take: 400); anything else becomes a sanitised 500.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -35,6 +40,12 @@ class GenerationJob:
     seeds: tuple[int, ...]  # one per image; image i of a request is reproducible from seeds[i] alone
     transparent: bool = False  # RGBA output with a transparent backdrop
     style: Style | None = None  # dall-e-3's `style`: vivid (saturated, dramatic) or natural (muted)
+    # Darkroom extensions; None: the engine's preset for `quality`. Only engines that list them in
+    # `Capabilities.extensions` ever receive them.
+    steps: int | None = None
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    scheduler: str | None = None
 
     @property
     def n(self) -> int:
@@ -48,6 +59,19 @@ class Capabilities:
     native_alpha: bool
     max_pixels: int
     max_batch: int = 1
+    size_multiple: int = 1  # width and height must be multiples of this (e.g. the VAE scale)
+    native_size: tuple[int, int] = (1024, 1024)  # what `size=auto` means when the engine chooses
+    extensions: frozenset[str] = frozenset()  # Darkroom request extensions it honours (steps, ...)
+    schedulers: tuple[str, ...] = ()  # names the `scheduler` extension may take
+    thread_safe: bool = True  # False: the service never runs two `generate` calls at once
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What `generate` returns: the images, and facts about the run for `x-darkroom-*` headers."""
+
+    images: list[np.ndarray]
+    info: dict[str, str | int | float] = field(default_factory=dict)
 
 
 class Engine(abc.ABC):
@@ -55,12 +79,13 @@ class Engine(abc.ABC):
 
     name: str
     capabilities: Capabilities
+    loads_slowly: bool = False  # True: loaded in the background while the server already answers
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Prepare for work (load weights, warm up). Called once before the first `generate`."""
 
     @abc.abstractmethod
-    def generate(self, job: GenerationJob) -> list[np.ndarray]:
+    def generate(self, job: GenerationJob) -> Generation:
         """Render `job`: one uint8 array per seed, (H, W, 3) or (H, W, 4) when `job.transparent`."""
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Capabilities, Engine, GenerationJob
+from .base import Capabilities, Engine, Generation, GenerationJob
 from .sketch_canvas import (F32, Canvas, Shape, above, circle, coverage, cut, moved, planes, polygon, rect, ring,
                             segment)
 from .sketch_palette import Palette, build_palette, prompt_words
@@ -411,9 +411,9 @@ class SketchEngine(Engine):
     name = "sketch"
     capabilities = Capabilities(native_alpha=True, max_pixels=3840 * 2160, max_batch=16)
 
-    def generate(self, job: GenerationJob) -> list[np.ndarray]:
-        return [
+    def generate(self, job: GenerationJob) -> Generation:
+        return Generation([
             render(job.prompt, job.width, job.height, seed=seed, quality=job.quality,
                    transparent=job.transparent, style=job.style)
             for seed in job.seeds
-        ]
+        ])

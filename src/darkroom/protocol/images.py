@@ -11,6 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_STEPS = 200
+MAX_GUIDANCE = 50.0
+EXTENSIONS = ("steps", "guidance_scale", "negative_prompt", "scheduler")  # engine-dependent ones
+
 
 class ImageGenerateRequest(BaseModel):
     """Body of `POST /v1/images/generations` (openai-python `ImageGenerateParams`)."""
@@ -33,7 +37,12 @@ class ImageGenerateRequest(BaseModel):
     user: str | None = None
 
     # ---- Darkroom extensions (documented in the README; the SDKs send them with extra_body) ----
+    # Engines that do not honour one refuse it (`rules.py`); none is ever silently dropped.
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE)
+    negative_prompt: str | None = None
+    scheduler: str | None = None
 
 
 class InputTokensDetails(BaseModel):

@@ -66,24 +66,26 @@ def _translate(err: dict[str, Any]) -> InvalidRequest:
     if kind == "literal_error":
         expected = err["ctx"]["expected"].replace(" or ", " and ")
         return InvalidRequest(f"Invalid value: {_show(value)}. Supported values are: {expected}.", param=param)
-    if kind in ("greater_than_equal", "greater_than"):
-        bound = err["ctx"].get("ge", err["ctx"].get("gt"))
-        return InvalidRequest(
-            f"Invalid '{param}': integer below minimum value. Expected a value >= {bound}, but got {value} instead.",
-            param=param, code="integer_below_min_value",
-        )
-    if kind in ("less_than_equal", "less_than"):
-        bound = err["ctx"].get("le", err["ctx"].get("lt"))
-        return InvalidRequest(
-            f"Invalid '{param}': integer above maximum value. Expected a value <= {bound}, but got {value} instead.",
-            param=param, code="integer_above_max_value",
-        )
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return _out_of_range(param, kind, err["ctx"], value)
     expected = _EXPECTED.get(kind.split("_", 1)[0], "a valid value")
     if value is not None and type(value) in _JSON_NAMES:
         return InvalidType(
             f"Invalid type for '{param}': expected {expected}, but got {_json_name(value)} instead.", param=param
         )
     return InvalidRequest(f"Invalid '{param}': {err['msg']}.", param=param)
+
+
+def _out_of_range(param: str | None, kind: str, ctx: dict[str, Any], value: Any) -> InvalidRequest:
+    number = "decimal" if any(isinstance(v, float) for v in (*ctx.values(), value)) else "integer"
+    if kind.startswith("greater"):
+        where, sign, bound = "below minimum", ">=" if "ge" in ctx else ">", ctx.get("ge", ctx.get("gt"))
+    else:
+        where, sign, bound = "above maximum", "<=" if "le" in ctx else "<", ctx.get("le", ctx.get("lt"))
+    return InvalidRequest(
+        f"Invalid '{param}': {number} {where} value. Expected a value {sign} {bound}, but got {value} instead.",
+        param=param, code=f"{number}_{where.replace('imum', '').replace(' ', '_')}_value",
+    )
 
 
 def _json_name(value: Any) -> str:

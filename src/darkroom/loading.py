@@ -1,0 +1,78 @@
+"""Engines load in the background after the server starts listening; this tracks how far they are.
+
+`/health` reports each model as `loading`, `ready` or `failed` (HTTP 503 until every model is ready),
+and a request for a model that is still loading gets a 503 with `Retry-After`. A model that fails
+to load stops the server: `darkroom serve` exits non-zero with a message naming the model and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+from .catalog import Catalog, ModelSpec
+from .engines.base import Engine
+from .errors import ServiceUnavailable
+
+log = logging.getLogger("darkroom.loading")
+State = Literal["loading", "ready", "failed"]
+RETRY_AFTER_SECONDS = 5
+
+
+class EngineLoader:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._states: dict[int, State] = {id(engine): "loading" for engine in catalog.engines()}
+        self.failure: str | None = None  # the first load error, for the CLI to print
+
+    def load_quick(self) -> None:
+        """Load the engines that load instantly (sketch), so they serve from the first request."""
+        for engine in self.catalog.engines():
+            if not engine.loads_slowly:
+                engine.load()
+                self._states[id(engine)] = "ready"
+
+    async def load_slow(self, on_failure: Callable[[str], None] | None = None) -> None:
+        """Load each slow engine in a worker thread, one at a time (loading is memory- and disk-bound)."""
+        for engine in self.catalog.engines():
+            if not engine.loads_slowly:
+                continue
+            try:
+                await asyncio.to_thread(engine.load)
+            except Exception as exc:  # any load failure is fatal: the configured model cannot serve
+                self._states[id(engine)] = "failed"
+                self.failure = self._describe(engine, exc)
+                log.error("%s", self.failure, exc_info=exc)
+                if on_failure is not None:
+                    on_failure(self.failure)
+                return
+            self._states[id(engine)] = "ready"
+            log.info("engine %s ready for %s", engine.name, ", ".join(self._names(engine)))
+
+    def check_ready(self, spec: ModelSpec) -> None:
+        """Raise a 503 unless the engine behind `spec` has loaded."""
+        state = self._states[id(spec.engine)]
+        if state != "ready":
+            raise ServiceUnavailable(
+                f"Model '{spec.name}' is {'still loading' if state == 'loading' else 'unavailable: it failed to load'}."
+                " Try again shortly.", headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                code="model_loading" if state == "loading" else "model_unavailable",
+            )
+
+    @property
+    def status(self) -> State:
+        states = set(self._states.values())
+        return "failed" if "failed" in states else "loading" if "loading" in states else "ready"
+
+    def models(self) -> dict[str, dict[str, str]]:
+        return {spec.name: {"engine": spec.engine_name, "state": self._states[id(spec.engine)]}
+                for spec in self.catalog}
+
+    def _names(self, engine: Engine) -> list[str]:
+        return [spec.name for spec in self.catalog if spec.engine is engine]
+
+    def _describe(self, engine: Engine, exc: Exception) -> str:
+        names = ", ".join(f"'{name}'" for name in self._names(engine))
+        return f"Model {names} failed to load: {exc}"
