@@ -11,7 +11,7 @@ from typing import Any
 from ..config import ConfigError
 from .base import Engine
 
-_AVAILABLE = ("sketch",)
+_AVAILABLE = ("sketch", "diffusers")
 
 
 def create_engine(engine: str, options: dict[str, Any], *, model: str) -> Engine:
@@ -23,6 +23,10 @@ def create_engine(engine: str, options: dict[str, Any], *, model: str) -> Engine
             names = ", ".join(sorted(options))
             raise ConfigError(f"Invalid setting 'models.{model}': the sketch engine takes no options (got {names})")
         return SketchEngine()
+    if engine == "diffusers":
+        from .diffusers import DiffusersEngine, check_options  # torch itself is imported by `load`
+
+        return DiffusersEngine(model, check_options(model, options))
     raise ConfigError(
         f"Invalid setting 'models.{model}.engine': engine '{engine}' is not available in this version "
         f"(available: {', '.join(_AVAILABLE)})"

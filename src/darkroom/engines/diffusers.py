@@ -1,0 +1,343 @@
+"""The diffusers engine: any Hugging Face diffusers text-to-image pipeline behind the Image API.
+
+Needs the extra `pip install 'darkroom[diffusers]'`; torch and diffusers are imported only when a
+model is configured with `engine = "diffusers"`. One engine instance owns one pipeline.
+
+How the API's parameters reach the pipeline (the README documents the same):
+    size      -> height, width; `auto` is the pipeline's native size. A size must be a multiple of
+                 the pipeline's VAE scale (x2 for FLUX's packed latents, x patch size for SD3);
+                 the rules refuse others with a 400 before any work.
+    quality   -> a preset of (steps, guidance_scale) chosen per pipeline family, overridable per
+                 model with `presets = { low = { steps = 4 }, ... }`:
+                     turbo-like (path names turbo, schnell, lightning, hyper or lcm): 1 / 2 / 4 steps, guidance 0
+                     SD 1.x/2.x 15 / 30 / 50, guidance 7.5     SDXL 15 / 30 / 50, guidance 5
+                     SD3        14 / 28 / 40, guidance 7       FLUX 14 / 28 / 50, guidance 3.5
+    n         -> one batched call, `num_images_per_prompt=n`, with one CPU torch.Generator per image
+                 seeded `seed + i`, so image i is reproducible on its own from its seed.
+    steps, guidance_scale, negative_prompt, scheduler (Darkroom extensions) -> the pipeline's own
+                 arguments; a scheduler is built from the pipeline's scheduler config and used for
+                 that call only. FLUX takes no negative prompt here (it would need true CFG).
+Pipelines are not thread-safe: calls are serialised (the service gives this engine one thread of
+its own, and a lock guards the pipeline). Failures are translated here, at the boundary: out of
+memory -> 503 with Retry-After (the cache is emptied and the model keeps serving); the pipeline's
+own ValueError -> 400 with its message; anything else -> the service's sanitised 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..config import ConfigError
+from ..errors import InvalidRequest, ServiceUnavailable
+from .base import Capabilities, Engine, Generation, GenerationJob, Quality
+
+log = logging.getLogger("darkroom.engines.diffusers")
+
+EXTRA_HINT = "pip install 'darkroom[diffusers]'"
+OOM_RETRY_AFTER_SECONDS = 10
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_TURBO = re.compile(r"turbo|schnell|lightning|hyper|lcm", re.IGNORECASE)
+
+# (steps low, medium, high), guidance_scale (None: the pipeline's own default)
+FAMILY_PRESETS: dict[str, tuple[tuple[int, int, int], float | None]] = {
+    "turbo": ((1, 2, 4), 0.0),
+    "sd": ((15, 30, 50), 7.5),
+    "sdxl": ((15, 30, 50), 5.0),
+    "sd3": ((14, 28, 40), 7.0),
+    "flux": ((14, 28, 50), 3.5),
+    "other": ((15, 30, 50), None),
+}
+# The `scheduler` extension's fixed list: name -> (diffusers class, extra config).
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {}),
+    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+}
+FLOW_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "flow_match_euler": ("FlowMatchEulerDiscreteScheduler", {}),
+}
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    steps: int = Field(ge=1, le=200)
+    guidance_scale: float | None = Field(default=None, ge=0, le=50)
+
+
+class DiffusersOptions(BaseModel):
+    """The engine options of a `[[models]]` entry with `engine = "diffusers"`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(min_length=1)  # a local pipeline folder, or a hub id
+    local_files_only: bool = False  # also forced on by HF_HUB_OFFLINE=1
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    compile: bool = False  # torch.compile the denoiser
+    attention_backend: str | None = None  # a diffusers attention backend name (flash, sage, native...)
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    cpu_offload: Literal["none", "model", "sequential"] = "none"
+    turbo: bool | None = None  # None: guessed from the path's name (turbo, schnell, lightning, ...)
+    presets: dict[Literal["low", "medium", "high"], Preset] = Field(default_factory=dict)
+    native_size: str | None = Field(default=None, pattern=r"^[1-9][0-9]*x[1-9][0-9]*$")
+    warmup: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", value):
+            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
+        return value
+
+
+def check_options(model: str, options: dict[str, Any]) -> DiffusersOptions:
+    """Validate a model's options at start: the extra is installed, values are valid, a local folder exists."""
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
+        raise ConfigError(f"Model '{model}' uses the diffusers engine, which needs an extra: {EXTRA_HINT}")
+    try:
+        opts = DiffusersOptions(**options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"Invalid setting 'models.{model}.{where}': {err['msg']}") from None
+    if not Path(opts.path).expanduser().exists() and not _HUB_ID.match(opts.path):
+        raise ConfigError(f"Model '{model}': pipeline folder not found: {opts.path}")
+    return opts
+
+
+class DiffusersEngine(Engine):
+    name = "diffusers"
+    loads_slowly = True
+
+    def __init__(self, model: str, options: DiffusersOptions) -> None:
+        self.model = model
+        self.options = options
+        self.capabilities = Capabilities(native_alpha=False, max_pixels=3840 * 2160, thread_safe=False)
+        self._lock = threading.Lock()
+        self._pipe: Any = None
+        self._torch: Any = None
+        self._schedulers: dict[str, Any] = {}
+        self._presets: dict[str, Preset] = {}
+        self._call_params: frozenset[str] = frozenset()
+
+    # ---- loading ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        import diffusers
+        import torch
+
+        diffusers.utils.logging.disable_progress_bar()
+        self._torch = torch
+        source = str(Path(self.options.path).expanduser()) if Path(self.options.path).expanduser().exists() \
+            else self.options.path
+        device = self._device(torch)
+        dtype = self._dtype(torch, device)
+        offline = self.options.local_files_only or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        try:
+            pipe = self._from_pretrained(diffusers, source, dtype, offline)
+        except Exception as exc:
+            raise RuntimeError(f"cannot load the pipeline from {source}: {type(exc).__name__}: {exc}") from exc
+        self._place(pipe, device)
+        pipe.set_progress_bar_config(disable=True)
+        self._pipe = pipe
+        self._call_params = frozenset(inspect.signature(pipe.__call__).parameters)
+        family = self._family(pipe)
+        self._presets = self._resolve_presets(family)
+        self.capabilities = self._capabilities(pipe, family)
+        log.info("model %s: %s from %s on %s (%s), family %s, native %dx%d", self.model, type(pipe).__name__,
+                 source, device, str(dtype).removeprefix("torch."), family, *self.capabilities.native_size)
+        if self.options.warmup:
+            self._warm_up()
+
+    def _from_pretrained(self, diffusers: Any, source: str, dtype: Any, offline: bool) -> Any:
+        kwargs = {"dtype": dtype, "local_files_only": offline}
+        try:
+            return diffusers.AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+        except ValueError as exc:
+            if "AutoPipeline" not in str(exc):
+                raise
+            return diffusers.DiffusionPipeline.from_pretrained(source, **kwargs)  # a pipeline AutoPipeline lacks
+
+    def _device(self, torch: Any) -> str:
+        if self.options.device != "auto":
+            return self.options.device
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+
+    def _dtype(self, torch: Any, device: str) -> Any:
+        if self.options.dtype != "auto":
+            return getattr(torch, self.options.dtype)
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device == "mps" else torch.float32
+
+    def _place(self, pipe: Any, device: str) -> None:
+        opts = self.options
+        if opts.cpu_offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif opts.cpu_offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        if opts.vae_tiling:
+            pipe.vae.enable_tiling()
+        if opts.vae_slicing:
+            pipe.vae.enable_slicing()
+        denoiser = _denoiser(pipe)
+        if opts.attention_backend:
+            denoiser.set_attention_backend(opts.attention_backend)
+        if opts.compile:
+            denoiser.compile()
+
+    def _family(self, pipe: Any) -> str:
+        turbo = self.options.turbo if self.options.turbo is not None else bool(_TURBO.search(self.options.path))
+        cls = type(pipe).__name__
+        if turbo:
+            return "turbo"
+        for marker, family in (("Flux", "flux"), ("StableDiffusion3", "sd3"), ("StableDiffusionXL", "sdxl"),
+                               ("StableDiffusion", "sd")):
+            if marker in cls:
+                return family
+        return "other"
+
+    def _resolve_presets(self, family: str) -> dict[str, Preset]:
+        steps, guidance = FAMILY_PRESETS[family]
+        presets = {q: Preset(steps=s, guidance_scale=guidance) for q, s in zip(("low", "medium", "high"), steps)}
+        for quality, preset in self.options.presets.items():
+            guidance_q = preset.guidance_scale if preset.guidance_scale is not None else guidance
+            presets[quality] = Preset(steps=preset.steps, guidance_scale=guidance_q)
+        return presets
+
+    def _capabilities(self, pipe: Any, family: str) -> Capabilities:
+        scale = int(getattr(pipe, "vae_scale_factor", 8))
+        patch = int(getattr(_denoiser(pipe).config, "patch_size", 1) or 1)
+        multiple = scale * (2 if family == "flux" or "Flux" in type(pipe).__name__ else patch)
+        if self.options.native_size:
+            width, height = (int(v) for v in self.options.native_size.split("x"))
+        else:
+            sample = getattr(pipe, "default_sample_size", None) or _denoiser(pipe).config.sample_size
+            sample = sample[0] if isinstance(sample, (list, tuple)) else sample
+            width = height = int(sample) * scale
+        extensions = {"steps", "scheduler"}
+        if "guidance_scale" in self._call_params:
+            extensions.add("guidance_scale")
+        if "negative_prompt" in self._call_params and "true_cfg_scale" not in self._call_params:
+            extensions.add("negative_prompt")
+        flow = type(pipe.scheduler).__name__.startswith("FlowMatch")
+        return Capabilities(
+            native_alpha=False, max_pixels=3840 * 2160, max_batch=16, size_multiple=multiple,
+            native_size=(width, height), extensions=frozenset(extensions),
+            schedulers=tuple(FLOW_SCHEDULERS if flow else SCHEDULERS), thread_safe=False,
+        )
+
+    def _warm_up(self) -> None:
+        side = self.capabilities.size_multiple * 8
+        job = GenerationJob(prompt="warm-up", width=side, height=side, quality="low", seeds=(0,), steps=1)
+        self.generate(job)
+
+    # ---- generating ------------------------------------------------------------------------------
+
+    def generate(self, job: GenerationJob) -> Generation:
+        torch = self._torch
+        preset = self._presets[job.quality]
+        steps = job.steps if job.steps is not None else preset.steps
+        guidance = job.guidance_scale if job.guidance_scale is not None else preset.guidance_scale
+        done = [0]
+
+        def count_step(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
+            done[0] += 1
+            return tensors
+
+        kwargs: dict[str, Any] = dict(
+            prompt=job.prompt, height=job.height, width=job.width, num_inference_steps=steps,
+            num_images_per_prompt=job.n, output_type="np", callback_on_step_end=count_step,
+            generator=[torch.Generator("cpu").manual_seed(seed) for seed in job.seeds],
+        )
+        if guidance is not None and "guidance_scale" in self._call_params:
+            kwargs["guidance_scale"] = guidance
+        if job.negative_prompt is not None:
+            kwargs["negative_prompt"] = job.negative_prompt
+        with self._lock, self._scheduler(job.scheduler) as scheduler_name, torch.inference_mode():
+            output = self._call(kwargs)
+        pixels = (np.clip(output.images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        info: dict[str, str | int | float] = {"steps": done[0], "scheduler": scheduler_name}
+        if "guidance_scale" in kwargs:
+            info["guidance_scale"] = kwargs["guidance_scale"]
+        return Generation(list(pixels), info)
+
+    def _call(self, kwargs: dict[str, Any]) -> Any:
+        torch = self._torch
+        try:
+            return self._pipe(**kwargs)
+        except torch.OutOfMemoryError:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log.warning("model %s ran out of memory at %sx%s, n=%s", self.model, kwargs["width"], kwargs["height"],
+                        kwargs["num_images_per_prompt"])
+            raise ServiceUnavailable(
+                f"Model '{self.model}' ran out of memory for this request; try fewer images or a smaller size, "
+                "or retry shortly.", code="out_of_memory", headers={"Retry-After": str(OOM_RETRY_AFTER_SECONDS)},
+            ) from None
+        except ValueError as exc:  # the pipeline's own input checks
+            message = str(exc)
+            param = "size" if re.search(r"\b(height|width)\b", message) else None
+            raise InvalidRequest(f"Model '{self.model}' refused the request: {message}", param=param) from None
+
+    @contextlib.contextmanager
+    def _scheduler(self, name: str | None) -> Iterator[str]:
+        """Use the named scheduler for one call, built once from the pipeline's own config."""
+        default = self._pipe.scheduler
+        if name is None:
+            yield _scheduler_name(default)
+            return
+        if name not in self._schedulers:
+            import diffusers
+
+            cls_name, extra = {**SCHEDULERS, **FLOW_SCHEDULERS}[name]
+            self._schedulers[name] = getattr(diffusers, cls_name).from_config(default.config, **extra)
+        self._pipe.scheduler = self._schedulers[name]
+        try:
+            yield name
+        finally:
+            self._pipe.scheduler = default
+
+    def quality_steps(self, quality: Quality) -> int:
+        """The preset step count for `quality` (for tests and benchmarks)."""
+        return self._presets[quality].steps
+
+    def close(self) -> None:
+        self._pipe = None
+
+
+def _scheduler_name(scheduler: Any) -> str:
+    """Our short name for a pipeline's own scheduler where it is one of the list, else its class name."""
+    cls = type(scheduler).__name__
+    karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+    for name, (cls_name, extra) in {**SCHEDULERS, **FLOW_SCHEDULERS}.items():
+        if cls_name == cls and bool(extra.get("use_karras_sigmas", False)) == karras:
+            return name
+    return cls
+
+
+def _denoiser(pipe: Any) -> Any:
+    return getattr(pipe, "transformer", None) or pipe.unet

@@ -1,0 +1,92 @@
+"""Failures inside a diffusers pipeline are translated at the engine boundary (in-process, tiny SD):
+out of memory -> 503 with Retry-After and the model still usable; the pipeline's ValueError -> 400
+with its message; anything else -> sanitised 500."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from darkroom.api.app import create_app
+from darkroom.catalog import build_catalog
+from darkroom.config import load_settings
+
+
+class FailOnce:
+    """Stands in for the pipeline: raises `error` on the next call, then behaves as the real one."""
+
+    def __init__(self, pipe, error: Exception) -> None:
+        self.__dict__["pipe"], self.__dict__["error"] = pipe, error
+
+    def __call__(self, **kwargs):
+        error, self.__dict__["error"] = self.__dict__["error"], None
+        if error is not None:
+            raise error
+        return self.__dict__["pipe"](**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["pipe"], name)
+
+
+@pytest.fixture(scope="module")
+def app_and_engine(tiny_pipelines, tmp_path_factory):
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"), models=[{
+        "name": "tiny-sd", "engine": "diffusers", "path": str(tiny_pipelines["sd"]), "local_files_only": True,
+        "device": "cpu", "warmup": False, "presets": {"low": {"steps": 1}, "medium": {"steps": 1},
+                                                      "high": {"steps": 1}}}])
+    catalog = build_catalog(settings)
+    engine = catalog.get("tiny-sd").engine
+    with TestClient(create_app(settings, catalog), raise_server_exceptions=False) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/health").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield client, engine
+
+
+def post(client):
+    return client.post("/v1/images/generations", json={"model": "tiny-sd", "prompt": "x", "size": "64x64"})
+
+
+def test_out_of_memory_is_503_with_retry_after_and_the_model_recovers(app_and_engine):
+    import torch
+
+    client, engine = app_and_engine
+    engine._pipe = FailOnce(engine._pipe, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB"))
+    try:
+        response = post(client)
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert (error["type"], error["code"]) == ("server_error", "out_of_memory")
+        assert int(response.headers["retry-after"]) > 0 and response.headers["x-request-id"]
+        assert "20 GiB" not in error["message"]
+        assert post(client).status_code == 200  # still serving
+    finally:
+        engine._pipe = engine._pipe.__dict__["pipe"]
+
+
+def test_pipeline_value_error_is_400_with_its_message(app_and_engine):
+    client, engine = app_and_engine
+    engine._pipe = FailOnce(engine._pipe, ValueError("`height` and `width` have to be divisible by 8 but are 60."))
+    try:
+        response = post(client)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert "have to be divisible by 8 but are 60" in error["message"] and error["param"] == "size"
+        assert post(client).status_code == 200
+    finally:
+        engine._pipe = engine._pipe.__dict__["pipe"]
+
+
+def test_other_failures_are_sanitised_500(app_and_engine):
+    client, engine = app_and_engine
+    engine._pipe = FailOnce(engine._pipe, RuntimeError("cuDNN error at /opt/secret/path 0xdeadbeef"))
+    try:
+        response = post(client)
+        assert response.status_code == 500
+        assert "secret" not in response.text and "cuDNN" not in response.text
+        assert response.json()["error"]["type"] == "server_error"
+        assert post(client).status_code == 200
+    finally:
+        engine._pipe = engine._pipe.__dict__["pipe"]

@@ -1,0 +1,184 @@
+"""The diffusers engine through a live `darkroom serve` and the official Python SDK, on tiny
+random-weight pipelines built offline (tests/tiny_pipelines.py): an SD 1.x-style one and a FLUX one."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+
+import numpy as np
+import openai
+import pytest
+from PIL import Image
+
+from ..conftest import API_KEY, start_server, stop_server
+from ..images import decode_b64
+
+PROMPT = "a hero image for a todo app"
+
+
+def model_block(name: str, path, **extra: str) -> str:
+    lines = [f'name = "{name}"', 'engine = "diffusers"', 'family = "gpt-image"', f'path = "{path}"',
+             "local_files_only = true", 'device = "cpu"',
+             "presets = { low = { steps = 1 }, medium = { steps = 2 }, high = { steps = 3 } }",
+             *(f"{key} = {value}" for key, value in extra.items())]
+    return "[[models]]\n" + "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def live(tiny_pipelines, tmp_path_factory):
+    config = f'api_keys = ["{API_KEY}"]\n' + model_block("tiny-sd", tiny_pipelines["sd"]) + model_block(
+        "tiny-flux", tiny_pipelines["flux"], native_size='"256x256"')
+    server = start_server(tmp_path_factory.mktemp("diffusers"), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
+    yield server
+    alive = server.process.poll() is None
+    stop_server(server)
+    assert alive, server.log()
+
+
+@pytest.fixture()
+def client(live):
+    with openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0, timeout=120) as c:
+        yield c
+
+
+def generate(client, **kwargs):
+    """Generate through the SDK; return (response, headers)."""
+    extra = {k: kwargs.pop(k) for k in ("seed", "steps", "guidance_scale", "negative_prompt", "scheduler")
+             if k in kwargs}
+    raw = client.images.with_raw_response.generate(prompt=kwargs.pop("prompt", PROMPT), extra_body=extra, **kwargs)
+    return raw.parse(), raw.headers
+
+
+def pixels(b64: str) -> np.ndarray:
+    return np.asarray(decode_b64(b64))
+
+
+@pytest.mark.parametrize("model, size, expected", [
+    ("tiny-sd", "256x256", (256, 256)),
+    ("tiny-sd", "320x192", (320, 192)),
+    ("tiny-sd", "auto", (256, 256)),  # the pipeline's native size
+    ("tiny-sd", None, (256, 256)),
+    ("tiny-flux", "256x256", (256, 256)),
+    ("tiny-flux", "192x320", (192, 320)),
+])
+def test_sizes(client, model, size, expected):
+    kwargs = {"size": size} if size else {}
+    response, _ = generate(client, model=model, quality="low", **kwargs)
+    image = decode_b64(response.data[0].b64_json)
+    assert (image.format, image.size, image.mode) == ("PNG", expected, "RGB")
+    assert response.size == f"{expected[0]}x{expected[1]}"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_n_images_one_batched_call(client, n):
+    response, headers = generate(client, model="tiny-sd", size="128x128", quality="low", n=n, seed=5)
+    assert len(response.data) == n
+    images = [pixels(item.b64_json) for item in response.data]
+    assert all(image.shape == (128, 128, 3) for image in images)
+    assert len({image.tobytes() for image in images}) == n  # each image has its own seed
+    assert headers["x-darkroom-seed"] == "5"
+
+
+def test_same_seed_identical_bytes_and_image_i_reproducible_alone(client):
+    first, _ = generate(client, model="tiny-sd", size="128x128", quality="low", n=3, seed=10)
+    again, _ = generate(client, model="tiny-sd", size="128x128", quality="low", n=3, seed=10)
+    assert [d.b64_json for d in first.data] == [d.b64_json for d in again.data]
+    alone, _ = generate(client, model="tiny-sd", size="128x128", quality="low", n=1, seed=12)
+    batched, single = pixels(first.data[2].b64_json).astype(int), pixels(alone.data[0].b64_json).astype(int)
+    # Image 2 of the batch (seed 12) on its own: the same picture; batched float math may round one
+    # level differently here and there.
+    assert np.abs(batched - single).max() <= 2 and np.abs(batched - single).mean() < 0.05
+    other, _ = generate(client, model="tiny-sd", size="128x128", quality="low", n=1, seed=13)
+    assert np.abs(pixels(other.data[0].b64_json).astype(int) - single).mean() > 1
+
+
+@pytest.mark.parametrize("quality, steps", [("low", "1"), ("medium", "2"), ("high", "3"), ("auto", "2")])
+def test_quality_sets_the_step_count(client, quality, steps):
+    response, headers = generate(client, model="tiny-sd", size="64x64", quality=quality)
+    assert headers["x-darkroom-steps"] == steps
+    assert response.quality == ("medium" if quality == "auto" else quality)
+
+
+def test_extensions_are_honoured(client):
+    base, headers = generate(client, model="tiny-sd", size="64x64", seed=3, steps=4, guidance_scale=2.0,
+                             scheduler="euler_a")
+    assert (headers["x-darkroom-steps"], headers["x-darkroom-guidance-scale"], headers["x-darkroom-scheduler"]) == (
+        "4", "2.0", "euler_a")
+    negative, _ = generate(client, model="tiny-sd", size="64x64", seed=3, steps=4, guidance_scale=2.0,
+                           scheduler="euler_a", negative_prompt="blurry, dark")
+    assert negative.data[0].b64_json != base.data[0].b64_json  # the negative prompt changed the image
+    other_scheduler, _ = generate(client, model="tiny-sd", size="64x64", seed=3, steps=4, guidance_scale=2.0,
+                                  scheduler="ddim")
+    assert other_scheduler.data[0].b64_json != base.data[0].b64_json
+    _, headers = generate(client, model="tiny-sd", size="64x64", seed=3)
+    assert headers["x-darkroom-scheduler"] == "euler"  # the pipeline's own again after a per-call one
+    _, headers = generate(client, model="tiny-flux", size="128x128", steps=2, scheduler="flow_match_euler")
+    assert headers["x-darkroom-scheduler"] == "flow_match_euler"
+
+
+@pytest.mark.parametrize("model, kwargs, param, code", [
+    ("tiny-sd", {"size": "250x256"}, "size", "invalid_value"),
+    ("tiny-flux", {"size": "264x256"}, "size", "invalid_value"),  # a multiple of 8 but FLUX needs 16
+    ("tiny-sd", {"size": "4096x4096"}, "size", "invalid_value"),  # over the pixel cap
+    ("tiny-sd", {"size": "0x0"}, "size", "invalid_value"),
+    ("tiny-sd", {"background": "transparent"}, "background", "invalid_value"),
+    ("tiny-sd", {"steps": 0}, "steps", "integer_below_min_value"),
+    ("tiny-sd", {"steps": 201}, "steps", "integer_above_max_value"),
+    ("tiny-sd", {"steps": "4"}, "steps", "invalid_type"),
+    ("tiny-sd", {"guidance_scale": -1.0}, "guidance_scale", "decimal_below_min_value"),
+    ("tiny-sd", {"guidance_scale": "high"}, "guidance_scale", "invalid_type"),
+    ("tiny-sd", {"scheduler": "warp-drive"}, "scheduler", "invalid_value"),
+    ("tiny-flux", {"scheduler": "euler"}, "scheduler", "invalid_value"),  # not for flow matching
+    ("tiny-flux", {"negative_prompt": "dark"}, "negative_prompt", "unsupported_parameter"),
+    ("tiny-sd", {"negative_prompt": "x" * 32001}, "negative_prompt", "string_above_max_length"),
+    ("gpt-image-1", {"steps": 4}, "steps", "unsupported_parameter"),  # sketch takes no steps
+    ("gpt-image-1", {"scheduler": "euler"}, "scheduler", "unsupported_parameter"),
+])
+def test_refusals(client, live, model, kwargs, param, code):
+    with pytest.raises(openai.BadRequestError) as info:
+        generate(client, model=model, **kwargs)
+    assert (info.value.param, info.value.code) == (param, code)
+    assert live.process.poll() is None
+
+
+def test_concurrent_requests_to_one_pipeline(client, live):
+    """Two requests at once: both succeed, each with exactly the image its seed gives alone."""
+    def one(seed):
+        response, _ = generate(client, model="tiny-sd", size="192x192", quality="medium", seed=seed)
+        return response.data[0].b64_json
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(one, [21, 22, 21, 22]))
+    alone = [one(21), one(22)]
+    assert together == alone * 2
+
+
+def test_models_list_the_diffusers_engine(client):
+    models = {m.id: m for m in client.models.list()}
+    assert models["tiny-sd"].model_extra["engine"] == "diffusers"
+    assert models["gpt-image-1"].model_extra["engine"] == "sketch"
+
+
+def test_health_reports_ready_models(live):
+    import httpx
+
+    body = httpx.get(f"{live.base_url}/health").json()
+    assert body["status"] == "ok"
+    assert body["models"]["tiny-sd"] == {"engine": "diffusers", "state": "ready"}
+
+
+def test_dalle_family_url_response_from_diffusers(tiny_pipelines, tmp_path):
+    """A diffusers model can follow dall-e-2 rules too: url response, a PNG behind it."""
+    import httpx
+
+    config = model_block("tiny-dalle", tiny_pipelines["sd"]).replace('family = "gpt-image"', 'family = "dall-e-2"')
+    server = start_server(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
+    try:
+        response = httpx.post(f"{server.v1}/images/generations", timeout=60,
+                              json={"model": "tiny-dalle", "prompt": PROMPT, "size": "256x256"})
+        assert response.status_code == 200, response.text
+        image = Image.open(io.BytesIO(httpx.get(response.json()["data"][0]["url"]).content))
+        assert (image.format, image.size) == ("PNG", (256, 256))
+    finally:
+        stop_server(server)
