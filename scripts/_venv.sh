@@ -1,10 +1,16 @@
 # Sourced by scripts/serve and scripts/test: make .venv and install Darkroom into it (with EXTRAS if set).
-# pip is used on purpose: the optional torch pin needs pip's view of the local wheel (see README).
+# torch is installed first and its pin repeated: an unpinned or ranged torch pulls a multi-GB CUDA build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+TORCH_PIN="torch==2.13.0"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+case ",${EXTRAS:-}," in
+  *,diffusers,*) "${pip[@]}" "$TORCH_PIN"
+                 "${pip[@]}" -e ".[$EXTRAS]" "$TORCH_PIN" ;;
+  *)             "${pip[@]}" -e ".${EXTRAS:+[$EXTRAS]}" ;;
+esac

@@ -90,6 +90,16 @@ def stop_server(server: LiveServer) -> None:
             server.process.wait()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """GPU tests are opt-in: DARKROOM_GPU_TESTS=1 on a machine with CUDA."""
+    if os.environ.get("DARKROOM_GPU_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="GPU test: set DARKROOM_GPU_TESTS=1 on a CUDA machine to run it")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
     live = start_server(tmp_path_factory.mktemp("server"), CONFIG)

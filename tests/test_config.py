@@ -73,8 +73,8 @@ def test_serve_fails_at_start_naming_the_setting(tmp_path):
 
 
 def test_serve_refuses_unavailable_engine(tmp_path):
-    result = run_cli("serve", "--config", str(write(tmp_path, "[[models]]\nname = 'sd'\nengine = 'diffusers'\n")))
-    assert result.returncode == 2 and "engine 'diffusers' is not available" in result.stderr
+    result = run_cli("serve", "--config", str(write(tmp_path, "[[models]]\nname = 'up'\nengine = 'upstream'\n")))
+    assert result.returncode == 2 and "engine 'upstream' is not available" in result.stderr
 
 
 def test_sketch_refuses_unknown_engine_options(tmp_path):
