@@ -101,8 +101,9 @@ class Direct:
     def pixels(self, width: int, height: int, steps: int, guidance: float, seed: int) -> np.ndarray:
         out = self.pipe(PROMPT, height=height, width=width, num_inference_steps=steps, guidance_scale=guidance,
                         generator=self.torch.Generator("cpu").manual_seed(seed), output_type="np")
-        # nan_to_num: random fp16 weights (bench/gpu_engine.py) may overflow; same cost either way.
-        return (np.clip(np.nan_to_num(out.images[0]), 0.0, 1.0) * 255).round().astype(np.uint8)
+        # Round half up (+0.5, truncate), as Darkroom does; numpy's round() (half to even) differs by 1/255
+        # on a few exact ties. nan_to_num: random fp16 weights (bench/gpu_engine.py) may overflow.
+        return (np.clip(np.nan_to_num(out.images[0]), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     def __call__(self, width: int, height: int, steps: int, guidance: float,
                  seed: int) -> tuple[float, str, float, float]:

@@ -12,7 +12,8 @@ to that tokenizer's length (a ~570-row embedding instead of 49,408 rows: a looku
 Each model is timed at its native size (SD 1.5: 512x512, SDXL: 1024x1024) at a few step counts, two
 ways, alternating rounds, warm-ups discarded (see bench/engine_overhead.py, whose code this reuses):
 
-    direct     AutoPipelineForText2Image in this process, fp16 on cuda, pipe(...) + uint8 + PNG + base64
+    direct     AutoPipelineForText2Image in this process on cuda, in the dtype Darkroom's "auto" picks (bf16
+               where supported, else fp16), pipe(...) + uint8 + PNG + base64
     darkroom   a real `darkroom serve` with both models (device = "cuda", dtype = "auto"), one request at
                a time over HTTP, same prompt, size, steps, guidance, seed; b64_json
 
@@ -165,6 +166,8 @@ def run(quick: bool) -> str:
     if not torch.cuda.is_available():
         return "gpu_engine: skipped: needs a CUDA GPU (torch.cuda.is_available() is False here)"
     names = _selected()
+    # What the engine's dtype = "auto" picks on cuda, so that both sides compute in the same precision.
+    direct_dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     env = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     for key, value in env.items():
         os.environ.setdefault(key, value)
@@ -196,7 +199,7 @@ def run(quick: bool) -> str:
             tables = []
             for name in names:
                 size, steps_full, steps_quick, guidance = MODELS[name]
-                directs[name] = Direct(folders[name], device="cuda", dtype="float16")
+                directs[name] = Direct(folders[name], device="cuda", dtype=direct_dtype)
                 http = OverHttp(port, model=name)
                 for steps in (steps_quick if quick else steps_full):
                     result = measure_size(directs[name], http, size, size, rounds=rounds, per_round=per_round,
@@ -210,7 +213,7 @@ def run(quick: bool) -> str:
                 torch.cuda.empty_cache()
             legend = (
                 f"gpu_engine: {torch.cuda.get_device_name(0)}, torch {torch.__version__}; random-weight "
-                f"{' and '.join(names)} at native size; direct = fp16 pipeline in this process (+ PNG + base64), "
+                f"{' and '.join(names)} at native size; direct = {direct_dtype} pipeline in this process (+ PNG + base64), "
                 f"darkroom = `darkroom serve` (device cuda, dtype auto) over HTTP, one request at a time\n"
                 f"{rounds} rounds x {per_round} runs per side, alternating, after {warmup} warm-up run(s); "
                 f"{'; '.join(notes)}"
@@ -238,7 +241,7 @@ def smoke_cpu() -> str:
         params = {n: sum(p.numel() for p in getattr(direct.pipe, n).parameters()) / 1e6
                   for n in ("unet", "vae", "text_encoder")}
         total, b64_json, pipe_s, png_s = direct(64, 64, 1, 7.5, 7)
-        total2, _, pipe2_s, _ = direct(64, 64, 1, 7.5, 7)
+        total2, _, _, _ = direct(64, 64, 1, 7.5, 7)
     return (f"sd15 smoke (cpu, fp32, torch {torch.__version__}, {torch.get_num_threads()} threads): built+saved "
             f"{size / 1e9:.2f} GB in {built:.0f} s, loaded in {loaded:.1f} s; parameters (M): "
             f"{', '.join(f'{k} {v:.0f}' for k, v in params.items())}; 64x64 1 step: {total * 1000:.0f} ms "

@@ -15,6 +15,7 @@ from .config import Family, ModelConfig, Settings
 from .engines import create_engine
 from .engines.base import Engine
 from .errors import InvalidRequest
+from .scheduling.worker import WorkerSettings
 
 # OpenAI's image model names and the family rules each follows (spec section 1, model matrix).
 OPENAI_MODELS: dict[str, Family] = {
@@ -45,6 +46,7 @@ class ModelSpec:
     transparent_background: bool  # may `background=transparent` be asked of this model?
     max_pixels: int  # the smallest of the engine's cap, the server's `max_pixels` and the model's own
     any_size: bool  # sizes follow the engine (multiples of its size_multiple), not the family's list
+    scheduling: WorkerSettings  # queue and batching of this model's engine worker
     description: str
     created: int
 
@@ -82,16 +84,15 @@ def build_catalog(settings: Settings) -> Catalog:
     """The default catalog plus the models of the config file. Raises ConfigError on a bad entry."""
     created = int(time.time())
     shared_sketch = create_engine("sketch", {}, model="sketch")
-    configs = [ModelConfig(name=name, family=family, description=SKETCH_DESCRIPTION)
-               for name, family in OPENAI_MODELS.items()]
-    by_name = {config.name: config for config in configs}
-    by_name.update({config.name: config for config in settings.models})
+    defaults = {name: ModelConfig(name=name, family=family, description=SKETCH_DESCRIPTION)
+                for name, family in OPENAI_MODELS.items()}
+    configured = {config.name: config for config in settings.models}
     specs = {}
-    for config in by_name.values():
-        if config.engine == "sketch" and not config.engine_options:
-            engine = shared_sketch
-        else:
+    for config in {**defaults, **configured}.values():
+        if config.name in configured:  # its own engine instance, so its own worker and settings
             engine = create_engine(config.engine, config.engine_options, model=config.name)
+        else:
+            engine = shared_sketch
         specs[config.name] = _spec(config, engine, created, settings.max_pixels)
     return Catalog(specs)
 
@@ -109,6 +110,10 @@ def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int) ->
         transparent_background=transparent and config.family.startswith("gpt-image"),
         max_pixels=min(cap, config.max_pixels or cap),
         any_size=config.any_size if config.any_size is not None else config.engine == "diffusers",
+        scheduling=WorkerSettings(
+            max_queue=config.max_queue, batch_window_ms=config.batch_window_ms,
+            max_batch_images=config.max_batch_images or min(4, engine.capabilities.max_batch),
+        ),
         description=config.description or (SKETCH_DESCRIPTION if config.engine == "sketch" else ""),
         created=created,
     )

@@ -52,14 +52,12 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
-
     from .api.app import create_app
+    from .shutdown import DrainingServer
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_level=settings.log_level, access_log=False))
+    server = DrainingServer(app, settings)
 
     def stop(reason: str) -> None:  # a model failed to load: stop serving, exit non-zero below
         server.should_exit = True

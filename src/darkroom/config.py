@@ -49,6 +49,10 @@ class ModelConfig(BaseModel):
     # Accept any WIDTHxHEIGHT the engine can make (and `auto` = its native size) instead of the
     # family's size list. None: yes for diffusers models, no for sketch (which mimics OpenAI exactly).
     any_size: bool | None = None
+    # Scheduling (one worker per engine instance): queue bound, batching across requests.
+    max_queue: int = Field(default=64, ge=1)  # waiting requests; more get 503 server_overloaded
+    max_batch_images: int | None = Field(default=None, ge=1)  # None: min(4, the engine's max batch)
+    batch_window_ms: float = Field(default=0.0, ge=0, le=10_000)  # wait this long for more jobs to batch
 
     @model_validator(mode="after")
     def _dalle_is_opaque(self) -> "ModelConfig":
@@ -76,6 +80,8 @@ class Settings(BaseSettings):
     url_signing_key: SecretStr = SecretStr("")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
+    request_timeout_seconds: float = Field(default=590.0, gt=0)  # under the SDKs' 600 s: a 504, not a retry
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM, time for work in flight
     prompt_limits: dict[Family, Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: dict(DEFAULT_PROMPT_LIMITS)
     )

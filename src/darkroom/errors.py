@@ -15,7 +15,9 @@
     ├── MethodNotAllowed                405 invalid_request_error  method_not_allowed
     ├── PayloadTooLarge                 413 invalid_request_error  request_too_large
     ├── ServerError                     500 server_error           internal_error (message sanitised)
-    └── ServiceUnavailable              503 server_error           service_unavailable
+    ├── ServiceUnavailable              503 server_error           service_unavailable (overloaded, loading,
+    │                                                               out of memory, shutting down: + Retry-After)
+    └── GatewayTimeout                  504 server_error           timeout (the request's deadline passed)
 
 Raise these anywhere below the HTTP layer; `api/errors.py` turns them into the envelope
 `{"error": {"message", "type", "param", "code"}}` in one place. Foreign exceptions are
@@ -165,3 +167,11 @@ class ServiceUnavailable(DarkroomError):
     status = 503
     type = "server_error"
     code = "service_unavailable"
+
+
+class GatewayTimeout(DarkroomError):
+    """The request's deadline (`request_timeout_seconds`) passed before its images were ready."""
+
+    status = 504
+    type = "server_error"
+    code = "timeout"

@@ -1,11 +1,12 @@
-"""Runs one image request end to end: rules -> moderation -> engine -> encode -> store -> response.
+"""Runs one image request end to end: rules -> moderation -> scheduler -> engine -> encode -> response.
 
-Nothing here knows about HTTP. Blocking work (the engine, encoding, file writes) runs in thread pools,
-never on the event loop: engine calls in a pool sized to the cores (so concurrent requests do not
-oversubscribe the CPU), except for engines that are not thread-safe (diffusers pipelines), which get
-a single thread of their own so their calls are serialised and a second request waits its turn;
-encoding and storing in another pool, so the `n` images of a request are encoded in parallel where
-the encoder releases the GIL. A single image is encoded in the engine's thread, saving a hand-off.
+Nothing here knows about HTTP. The engine work goes through each engine's worker
+(`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
+calls in threads of its own; encoding and storing run in a pool sized to the cores, so the `n`
+images of a request are encoded in parallel and encoding overlaps the engine's next batch. Every
+request has a deadline (`request_timeout_seconds`): past it the client gets a 504 and its job is
+dropped from the queue, or abandoned (stopped, if nobody else shares its batch). Cancelling the
+task that runs `generate` (the client went away) does the same.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ import numpy as np
 
 from .catalog import Catalog
 from .engines.base import Engine, Generation, GenerationJob
-from .errors import DarkroomError, InvalidRequest, ModerationBlocked, ServerError
+from .errors import DarkroomError, GatewayTimeout, InvalidRequest, ModerationBlocked, ServerError, ServiceUnavailable
 from .moderation import check_prompt
 from .postprocess.encode import b64, encode
 from .postprocess.tokens import generation_usage
 from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
 from .loading import EngineLoader
 from .rules import GenerationPlan, model_name, plan_generation
+from .scheduling.worker import EngineWorker
 from .storage.local import LocalImageStore
 
 log = logging.getLogger("darkroom.service")
+DRAINING_RETRY_AFTER_SECONDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,31 +50,81 @@ class Outcome:
 
     response: ImagesResponse
     seed: int
+    queue_seconds: float
     engine_seconds: float
     encode_seconds: float
     info: dict[str, str | int | float]  # what the engine reports about the run (steps, scheduler...)
 
 
 class ImageService:
-    def __init__(self, catalog: Catalog, store: LocalImageStore, prompt_limits: dict[str, int]) -> None:
+    def __init__(self, catalog: Catalog, store: LocalImageStore, prompt_limits: dict[str, int],
+                 request_timeout: float = 590.0) -> None:
         self.catalog = catalog
         self.store = store
         self.prompt_limits = prompt_limits
+        self.request_timeout = request_timeout
         self.loader = EngineLoader(catalog)
-        cores = os.cpu_count() or 2
-        self._engine_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="darkroom-engine")
-        self._encode_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="darkroom-encode")
-        self._own_threads = {id(engine): ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"darkroom-{engine.name}")
-                             for engine in catalog.engines() if not engine.capabilities.thread_safe}
+        self.workers: dict[int, EngineWorker] = {}
+        for spec in catalog:  # one worker per engine instance, with the settings of its (first) model
+            if id(spec.engine) not in self.workers:
+                self.workers[id(spec.engine)] = EngineWorker(spec.engine, spec.scheduling, spec.name)
+        self._encode_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
+        self.draining = False
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    def close(self) -> None:
-        for pool in (self._engine_pool, self._encode_pool, *self._own_threads.values()):
-            pool.shutdown(wait=False, cancel_futures=True)
+    def start(self) -> None:
+        """Start the workers (needs the running event loop)."""
+        for worker in self.workers.values():
+            worker.start()
 
-    def _executor_for(self, engine: Engine) -> ThreadPoolExecutor:
-        return self._own_threads.get(id(engine), self._engine_pool)
+    async def close(self) -> None:
+        for worker in self.workers.values():
+            await worker.stop()
+        self._encode_pool.shutdown(wait=False, cancel_futures=True)
+
+    def worker_for(self, engine: Engine) -> EngineWorker:
+        return self.workers[id(engine)]
+
+    # ---- shutdown -------------------------------------------------------------------------------
+
+    def start_draining(self) -> None:
+        """Refuse new requests (503 + Retry-After); those in flight carry on."""
+        self.draining = True
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False if `timeout` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # ---- one request ------------------------------------------------------------------------------
 
     async def generate(self, req: ImageGenerateRequest, ctx: RequestContext) -> Outcome:
+        if self.draining:
+            raise ServiceUnavailable("The server is shutting down. Retry shortly.", code="shutting_down",
+                                     headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)})
+        self._active += 1
+        self._idle.clear()
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                return await self._generate(req, ctx)
+        except TimeoutError:
+            spec = self.catalog.find(model_name(req))
+            if spec is not None:
+                self.worker_for(spec.engine).figures.timed_out += 1
+            log.warning("%s timed out after %.0f s", ctx.request_id, self.request_timeout)
+            raise GatewayTimeout(
+                f"The request did not finish within {self.request_timeout:.0f} seconds and was cancelled.") from None
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def _generate(self, req: ImageGenerateRequest, ctx: RequestContext) -> Outcome:
         # 1. The model must be loaded; then the rules: every check before any work.
         spec = self.catalog.find(model_name(req))
         if spec is not None:
@@ -79,30 +132,34 @@ class ImageService:
         plan = plan_generation(req, self.catalog, self.prompt_limits)
         # 2. Prompt moderation.
         self._moderate(plan, ctx)
-        # 3. Engine, off the event loop; 4. encode (and store, for url responses) each image.
+        # 3. The engine, through its worker's queue (batched with other requests where it can be).
+        worker = self.worker_for(plan.spec.engine)
+        ticket = worker.submit(_job(plan))
+        generation = self._checked(plan, await self._result(ticket, plan))
+        engine_done = time.monotonic()
+        # 4. Encode (and store, for url responses) each image in the pool, in parallel.
         loop = asyncio.get_running_loop()
-        executor = self._executor_for(plan.spec.engine)
-        if plan.n == 1:
-            data, info, engine_s, encode_s = await loop.run_in_executor(executor, self._render, plan, ctx)
-        else:
-            started = time.perf_counter()
-            generation = await loop.run_in_executor(executor, self._run_engine, plan)
-            engine_s, info = time.perf_counter() - started, generation.info
-            data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
-                                          for image in generation.images))
-            encode_s = time.perf_counter() - started - engine_s
-        log.info("%s generated model=%s size=%s n=%d format=%s seed=%d user=%r engine_ms=%.1f encode_ms=%.1f",
-                 ctx.request_id, plan.spec.name, plan.size, plan.n, plan.output_format, plan.seeds[0], plan.user,
-                 engine_s * 1000, encode_s * 1000)
-        return Outcome(self._response(plan, list(data)), plan.seeds[0], engine_s, encode_s, info)
+        data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
+                                      for image in generation.images))
+        encode_s = time.monotonic() - engine_done
+        worker.figures.encode_seconds.add(encode_s)
+        started = ticket.started or ticket.enqueued
+        queue_s, engine_s = started - ticket.enqueued, engine_done - started
+        log.info("%s generated model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
+                 "encode_ms=%.1f", ctx.request_id, plan.spec.name, plan.size, plan.n, plan.output_format,
+                 plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
+        return Outcome(self._response(plan, list(data)), plan.seeds[0], queue_s, engine_s, encode_s, generation.info)
 
-    def _render(self, plan: GenerationPlan, ctx: RequestContext) -> tuple[list[Image], dict, float, float]:
-        """Engine and encoding in one worker thread (one image: nothing to parallelise)."""
-        started = time.perf_counter()
-        generation = self._run_engine(plan)
-        engine_done = time.perf_counter()
-        data = [self._finish(plan, image, ctx) for image in generation.images]
-        return data, generation.info, engine_done - started, time.perf_counter() - engine_done
+    async def _result(self, ticket, plan: GenerationPlan) -> Generation:
+        try:
+            return await ticket.result()
+        except DarkroomError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("engine %s failed on model %s", plan.spec.engine_name, plan.spec.name, exc_info=exc)
+            raise ServerError("The image engine failed while generating this request.") from exc
 
     def _moderate(self, plan: GenerationPlan, ctx: RequestContext) -> None:
         categories = check_prompt(plan.prompt, plan.moderation)
@@ -120,24 +177,12 @@ class ImageService:
             "not allowed by our safety system.", code="content_policy_violation",
         )
 
-    def _run_engine(self, plan: GenerationPlan) -> Generation:
-        job = GenerationJob(
-            prompt=plan.prompt, width=plan.width, height=plan.height, quality=plan.engine_quality,
-            seeds=plan.seeds, transparent=plan.background == "transparent", style=plan.style,
-            steps=plan.steps, guidance_scale=plan.guidance_scale, negative_prompt=plan.negative_prompt,
-            scheduler=plan.scheduler,
-        )
-        try:
-            generation = plan.spec.engine.generate(job)
-        except DarkroomError:
-            raise
-        except Exception as exc:
-            log.exception("engine %s failed on model %s", plan.spec.engine_name, plan.spec.name)
-            raise ServerError("The image engine failed while generating this request.") from exc
-        channels = 4 if job.transparent else 3
+    def _checked(self, plan: GenerationPlan, generation: Generation) -> Generation:
+        """The engine contract: n uint8 images of the asked size, RGBA exactly when transparent."""
+        channels = 4 if plan.background == "transparent" else 3
         images = generation.images
-        if len(images) != job.n or any(i.shape != (job.height, job.width, channels) or i.dtype != np.uint8
-                                       for i in images):
+        if len(images) != plan.n or any(i.shape != (plan.height, plan.width, channels) or i.dtype != np.uint8
+                                        for i in images):
             log.error("engine %s broke its contract for %s", plan.spec.engine_name, plan.size)
             raise ServerError("The image engine returned images of the wrong shape.")
         return generation
@@ -160,3 +205,12 @@ class ImageService:
         response.quality = plan.quality
         response.usage = generation_usage(plan.spec.family, plan.quality, plan.width, plan.height, plan.n, plan.prompt)
         return response
+
+
+def _job(plan: GenerationPlan) -> GenerationJob:
+    return GenerationJob(
+        prompt=plan.prompt, width=plan.width, height=plan.height, quality=plan.engine_quality,
+        seeds=plan.seeds, transparent=plan.background == "transparent", style=plan.style,
+        steps=plan.steps, guidance_scale=plan.guidance_scale, negative_prompt=plan.negative_prompt,
+        scheduler=plan.scheduler,
+    )

@@ -39,6 +39,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         if auth.open:
             log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
         service: ImageService = app.state.service
+        service.start()
         # Slow engines load in the background: /health answers (and says `loading`) meanwhile.
         service.loader.load_quick()
         loading = asyncio.create_task(service.loader.load_slow(app.state.on_load_failure))
@@ -48,14 +49,14 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         finally:
             sweeper.cancel()
             loading.cancel()
-            service.close()
+            await service.close()
             for engine in catalog.engines():
                 engine.close()
 
     app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.catalog = catalog
-    app.state.service = ImageService(catalog, store, settings.prompt_limits)
+    app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds)
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
     install_error_handlers(app)
     app.include_router(health.router)

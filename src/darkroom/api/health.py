@@ -1,4 +1,5 @@
-"""`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed."""
+"""`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, or
+while the server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ router = APIRouter()
 
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
-    loader = request.app.state.service.loader
-    status = {"ready": "ok"}.get(loader.status, loader.status)
-    body = {"status": status, "version": __version__, "models": loader.models()}
+    service = request.app.state.service
+    loader = service.loader
+    status = "draining" if service.draining else {"ready": "ok"}.get(loader.status, loader.status)
+    models = loader.models()
+    for spec in request.app.state.catalog:
+        models[spec.name]["queue_depth"] = service.worker_for(spec.engine).figures.queue_depth
+    workers = {worker.name: worker.figures.as_dict() for worker in service.workers.values()}
+    body = {"status": status, "version": __version__, "models": models, "workers": workers}
     return JSONResponse(body, status_code=200 if status == "ok" else 503)

@@ -5,7 +5,11 @@ OpenAI's request rules: the service resolves those first and hands over plain, v
 
     engine.load()                 once at start (may be slow: weights, compilation, warm-up)
     engine.capabilities           what it can do; complete once `load` has returned
-    engine.generate(job)          blocking; the service calls it from a worker thread
+    engine.generate(job)          blocking; called from a worker thread, never the event loop
+    engine.batch_key(job)         jobs with equal keys may share one call (None: never batched)
+    engine.generate_batch(jobs, should_stop)
+                                  one call for jobs of one key; stops early (EngineCancelled) when
+                                  `should_stop()` turns true between steps
     engine.close()                once at shutdown
 
 `generate` returns a `Generation`: one uint8 array per seed in `job.seeds`, shaped (height, width, 3)
@@ -20,6 +24,7 @@ An engine may raise Darkroom's own errors (`errors.py`) for failures a client sh
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,7 +68,7 @@ class Capabilities:
     native_size: tuple[int, int] = (1024, 1024)  # what `size=auto` means when the engine chooses
     extensions: frozenset[str] = frozenset()  # Darkroom request extensions it honours (steps, ...)
     schedulers: tuple[str, ...] = ()  # names the `scheduler` extension may take
-    thread_safe: bool = True  # False: the service never runs two `generate` calls at once
+    concurrency: int = 1  # engine calls that may run at once (1 for anything not thread-safe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,14 @@ class Generation:
 
     images: list[np.ndarray]
     info: dict[str, str | int | float] = field(default_factory=dict)
+
+
+class EngineCancelled(Exception):
+    """Raised by `generate_batch` when `should_stop()` turned true: every job's client has gone."""
+
+    def __init__(self, steps_done: int | str = "?") -> None:
+        super().__init__(f"stopped early after {steps_done} steps")
+        self.steps_done = steps_done
 
 
 class Engine(abc.ABC):
@@ -87,6 +100,20 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def generate(self, job: GenerationJob) -> Generation:
         """Render `job`: one uint8 array per seed, (H, W, 3) or (H, W, 4) when `job.transparent`."""
+
+    def batch_key(self, job: GenerationJob) -> Hashable | None:
+        """Jobs with the same key can share one `generate_batch` call; None (the default): never."""
+        return None
+
+    def generate_batch(self, jobs: Sequence[GenerationJob],
+                       should_stop: Callable[[], bool] = lambda: False) -> list[Generation]:
+        """One Generation per job. The default runs them one by one, checking `should_stop` between."""
+        results = []
+        for job in jobs:
+            if should_stop():
+                raise EngineCancelled(len(results))
+            results.append(self.generate(job))
+        return results
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Called once at shutdown."""

@@ -12,13 +12,16 @@ How the API's parameters reach the pipeline (the README documents the same):
                      turbo-like (path names turbo, schnell, lightning, hyper or lcm): 1 / 2 / 4 steps, guidance 0
                      SD 1.x/2.x 15 / 30 / 50, guidance 7.5     SDXL 15 / 30 / 50, guidance 5
                      SD3        14 / 28 / 40, guidance 7       FLUX 14 / 28 / 50, guidance 3.5
-    n         -> one batched call, `num_images_per_prompt=n`, with one CPU torch.Generator per image
-                 seeded `seed + i`, so image i is reproducible on its own from its seed.
+    n         -> one batched call with one CPU torch.Generator per image seeded `seed + i`, so image
+                 i is reproducible on its own from its seed. Jobs of several requests with the same
+                 size, steps, guidance and scheduler (`batch_key`) share one call the same way: each
+                 image keeps its own prompt, negative prompt and seed.
     steps, guidance_scale, negative_prompt, scheduler (Darkroom extensions) -> the pipeline's own
                  arguments; a scheduler is built from the pipeline's scheduler config and used for
                  that call only. FLUX takes no negative prompt here (it would need true CFG).
-Pipelines are not thread-safe: calls are serialised (the service gives this engine one thread of
-its own, and a lock guards the pipeline). Failures are translated here, at the boundary: out of
+Pipelines are not thread-safe: calls are serialised (the engine's worker runs one call at a time in
+a thread of its own, and a lock guards the pipeline). The step callback counts the steps run and
+stops the call early when every job of the batch has been cancelled. Failures are translated here, at the boundary: out of
 memory -> 503 with Retry-After (the cache is emptied and the model keeps serving); the pipeline's
 own ValueError -> 400 with its message; anything else -> the service's sanitised 500.
 """
@@ -32,7 +35,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import ConfigError
 from ..errors import InvalidRequest, ServiceUnavailable
-from .base import Capabilities, Engine, Generation, GenerationJob, Quality
+from .base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob, Quality
 
 log = logging.getLogger("darkroom.engines.diffusers")
 
@@ -129,7 +132,7 @@ class DiffusersEngine(Engine):
     def __init__(self, model: str, options: DiffusersOptions) -> None:
         self.model = model
         self.options = options
-        self.capabilities = Capabilities(native_alpha=False, max_pixels=3840 * 2160, thread_safe=False)
+        self.capabilities = Capabilities(native_alpha=False, max_pixels=3840 * 2160, max_batch=16, concurrency=1)
         self._lock = threading.Lock()
         self._pipe: Any = None
         self._torch: Any = None
@@ -247,7 +250,7 @@ class DiffusersEngine(Engine):
         return Capabilities(
             native_alpha=False, max_pixels=3840 * 2160, max_batch=16, size_multiple=multiple,
             native_size=(width, height), extensions=frozenset(extensions),
-            schedulers=tuple(FLOW_SCHEDULERS if flow else SCHEDULERS), thread_safe=False,
+            schedulers=tuple(FLOW_SCHEDULERS if flow else SCHEDULERS), concurrency=1,
         )
 
     def _warm_up(self) -> None:
@@ -257,33 +260,52 @@ class DiffusersEngine(Engine):
 
     # ---- generating ------------------------------------------------------------------------------
 
-    def generate(self, job: GenerationJob) -> Generation:
-        torch = self._torch
+    def _settings(self, job: GenerationJob) -> tuple[int, float | None]:
+        """(steps, guidance_scale) for a job: its extensions, else its quality's preset."""
         preset = self._presets[job.quality]
         steps = job.steps if job.steps is not None else preset.steps
         guidance = job.guidance_scale if job.guidance_scale is not None else preset.guidance_scale
+        return steps, guidance
+
+    def batch_key(self, job: GenerationJob) -> Hashable:
+        return (job.width, job.height, *self._settings(job), job.scheduler)
+
+    def generate(self, job: GenerationJob) -> Generation:
+        return self.generate_batch([job])[0]
+
+    def generate_batch(self, jobs: Sequence[GenerationJob],
+                       should_stop: Callable[[], bool] = lambda: False) -> list[Generation]:
+        """One pipeline call for jobs of one `batch_key`: a prompt, negative prompt and generator per image."""
+        torch, first = self._torch, jobs[0]
+        steps, guidance = self._settings(first)
         done = [0]
 
-        def count_step(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
+        def on_step(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             done[0] += 1
+            if should_stop():
+                raise EngineCancelled(done[0])
             return tensors
 
         kwargs: dict[str, Any] = dict(
-            prompt=job.prompt, height=job.height, width=job.width, num_inference_steps=steps,
-            num_images_per_prompt=job.n, output_type="np", callback_on_step_end=count_step,
-            generator=[torch.Generator("cpu").manual_seed(seed) for seed in job.seeds],
+            prompt=[job.prompt for job in jobs for _ in job.seeds], height=first.height, width=first.width,
+            num_inference_steps=steps, num_images_per_prompt=1, output_type="np", callback_on_step_end=on_step,
+            generator=[torch.Generator("cpu").manual_seed(seed) for job in jobs for seed in job.seeds],
         )
         if guidance is not None and "guidance_scale" in self._call_params:
             kwargs["guidance_scale"] = guidance
-        if job.negative_prompt is not None:
-            kwargs["negative_prompt"] = job.negative_prompt
-        with self._lock, self._scheduler(job.scheduler) as scheduler_name, torch.inference_mode():
+        if any(job.negative_prompt is not None for job in jobs):  # "" is what the pipelines use for none
+            kwargs["negative_prompt"] = [job.negative_prompt or "" for job in jobs for _ in job.seeds]
+        with self._lock, self._scheduler(first.scheduler) as scheduler_name, torch.inference_mode():
             output = self._call(kwargs)
-        pixels = (np.clip(output.images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        info: dict[str, str | int | float] = {"steps": done[0], "scheduler": scheduler_name}
+        pixels = list((np.clip(output.images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        info: dict[str, str | int | float] = {"steps": done[0], "scheduler": scheduler_name, "batch": len(pixels)}
         if "guidance_scale" in kwargs:
             info["guidance_scale"] = kwargs["guidance_scale"]
-        return Generation(list(pixels), info)
+        results, start = [], 0
+        for job in jobs:
+            results.append(Generation(pixels[start:start + job.n], info))
+            start += job.n
+        return results
 
     def _call(self, kwargs: dict[str, Any]) -> Any:
         torch = self._torch
@@ -292,8 +314,8 @@ class DiffusersEngine(Engine):
         except torch.OutOfMemoryError:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            log.warning("model %s ran out of memory at %sx%s, n=%s", self.model, kwargs["width"], kwargs["height"],
-                        kwargs["num_images_per_prompt"])
+            log.warning("model %s ran out of memory at %sx%s, %d images", self.model, kwargs["width"],
+                        kwargs["height"], len(kwargs["prompt"]))
             raise ServiceUnavailable(
                 f"Model '{self.model}' ran out of memory for this request; try fewer images or a smaller size, "
                 "or retry shortly.", code="out_of_memory", headers={"Retry-After": str(OOM_RETRY_AFTER_SECONDS)},

@@ -14,6 +14,7 @@ left out and only the subjects are drawn, so the alpha is real.
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -409,7 +410,8 @@ class SketchEngine(Engine):
     """Procedural flat illustrations (not an AI model): offline, instant and reproducible."""
 
     name = "sketch"
-    capabilities = Capabilities(native_alpha=True, max_pixels=3840 * 2160, max_batch=16)
+    capabilities = Capabilities(native_alpha=True, max_pixels=3840 * 2160, max_batch=16,
+                                concurrency=os.cpu_count() or 2)  # pure numpy: thread-safe
 
     def generate(self, job: GenerationJob) -> Generation:
         return Generation([

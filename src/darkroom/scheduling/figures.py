@@ -1,0 +1,56 @@
+"""Figures a worker keeps about its work, for `/health` now and the metrics endpoint later."""
+
+from __future__ import annotations
+
+import collections
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stat:
+    """A running count and sum, plus the most recent samples for percentiles."""
+
+    count: int = 0
+    total: float = 0.0
+    recent: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=256))
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.recent.append(value)
+
+    def summary(self) -> dict[str, float]:
+        if not self.recent:
+            return {"count": self.count}
+        ordered = sorted(self.recent)
+        return {"count": self.count, "mean": round(self.total / self.count, 6),
+                "p50": round(statistics.median(ordered), 6), "max_recent": round(ordered[-1], 6)}
+
+
+@dataclass
+class WorkerFigures:
+    queue_depth: int = 0
+    engine_calls: int = 0
+    rejected: int = 0  # refused with 503 because the queue was full
+    cancelled_queued: int = 0  # left the queue before running (client gone or deadline passed)
+    cancelled_running: int = 0  # ran (or started) but their result was discarded
+    stopped_early: int = 0  # engine calls stopped mid-way because every job of the batch was gone
+    timed_out: int = 0  # requests that hit the deadline (504)
+    queue_wait: Stat = field(default_factory=Stat)  # seconds
+    batch_images: Stat = field(default_factory=Stat)  # images per engine call
+    engine_seconds: Stat = field(default_factory=Stat)  # per engine call
+    encode_seconds: Stat = field(default_factory=Stat)  # per request
+
+    def brief(self) -> str:
+        return (f"cancelled so far: {self.cancelled_queued} queued, {self.cancelled_running} running, "
+                f"{self.stopped_early} stopped early")
+
+    def as_dict(self) -> dict:
+        return {
+            "queue_depth": self.queue_depth, "engine_calls": self.engine_calls, "rejected": self.rejected,
+            "cancelled_queued": self.cancelled_queued, "cancelled_running": self.cancelled_running,
+            "stopped_early": self.stopped_early, "timed_out": self.timed_out,
+            "queue_wait_seconds": self.queue_wait.summary(), "batch_images": self.batch_images.summary(),
+            "engine_seconds": self.engine_seconds.summary(), "encode_seconds": self.encode_seconds.summary(),
+        }

@@ -1,0 +1,221 @@
+"""One worker per engine instance: a bounded FIFO queue, cross-request batching, cancellation.
+
+    submit(job) -> Ticket          refused at once (503 server_overloaded + Retry-After) when full
+    await ticket.result()          the job's Generation; cancelling the awaiting task cancels the job
+
+The worker's loop takes the oldest job, then gathers compatible jobs (same `engine.batch_key`)
+from the queue, oldest first, for up to `batch_window_ms`, until the batch holds `max_batch_images`
+images, and hands the batch to the engine in a thread of its own (engine calls never run on the
+event loop). Up to `capabilities.concurrency` batches run at once (1 for diffusers pipelines, which
+are not thread-safe; the cores for sketch). Jobs that are not compatible with the batch being
+formed keep their place in the queue.
+
+Cancellation: a job whose client went away (or whose deadline passed) leaves the queue and never
+runs; if it is running, its result is discarded, and when every job of a batch is gone the engine
+is asked to stop at its next step (`should_stop`). Failures: if a batch of several jobs fails
+with a 400-type error, each job is retried alone so that only the job at fault fails; any other
+error reaches every job of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import time
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..engines.base import Engine, EngineCancelled, Generation, GenerationJob
+from ..errors import InvalidRequest, ServiceUnavailable
+from .figures import WorkerFigures
+
+log = logging.getLogger("darkroom.scheduling")
+RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60  # seconds; the Node SDK honours at most 60
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    max_queue: int = 64  # jobs waiting (not counting those running)
+    max_batch_images: int = 4  # images per engine call; 1 turns batching off
+    batch_window_ms: float = 0.0  # how long to wait for more compatible jobs once one is taken
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A queued job and the future its request awaits."""
+
+    job: GenerationJob
+    key: Hashable
+    future: asyncio.Future[Generation]
+    enqueued: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    cancelled: bool = False
+
+    async def result(self) -> Generation:
+        try:
+            return await asyncio.shield(self.future)
+        except asyncio.CancelledError:
+            self.cancelled = True  # the worker drops it from the queue, or discards its result
+            raise
+
+
+class EngineWorker:
+    def __init__(self, engine: Engine, settings: WorkerSettings, name: str) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.name = name
+        self.figures = WorkerFigures()
+        self._queue: collections.deque[Ticket] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._slots = max(1, engine.capabilities.concurrency)
+        self._running = 0
+        self._threads = ThreadPoolExecutor(max_workers=self._slots, thread_name_prefix=f"darkroom-{name}")
+        self._finished: collections.deque[float] = collections.deque(maxlen=64)  # completion times
+        self._loop_task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    # ---- the request side ---------------------------------------------------------------------
+
+    def submit(self, job: GenerationJob) -> Ticket:
+        """Queue `job`, or refuse it at once when the queue is full."""
+        live = sum(1 for t in self._queue if not t.cancelled)
+        if live >= self.settings.max_queue:
+            self.figures.rejected += 1
+            raise ServiceUnavailable(
+                f"The server is busy: {live} requests are already queued for this model. Retry shortly.",
+                code="server_overloaded", headers={"Retry-After": str(self.retry_after())},
+            )
+        ticket = Ticket(job, self.engine.batch_key(job), asyncio.get_running_loop().create_future())
+        self._queue.append(ticket)
+        self.figures.queue_depth = len(self._queue)
+        self._arrived.set()
+        return ticket
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained, from the recent completion rate."""
+        depth = len(self._queue) + self._running
+        if len(self._finished) >= 2 and self._finished[-1] > self._finished[0]:
+            rate = (len(self._finished) - 1) / (self._finished[-1] - self._finished[0])
+            return int(min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, math.ceil(depth / rate))))
+        return RETRY_AFTER_MIN * 5
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running or any(not t.cancelled for t in self._queue))
+
+    # ---- the worker side ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"worker-{self.name}")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        for task in list(self._inflight):
+            task.cancel()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self) -> None:
+        while True:
+            while self._running >= self._slots or not self._next_live():
+                self._arrived.clear()
+                await self._arrived.wait()
+            batch = await self._gather(self._queue.popleft())
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._execute(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    def _next_live(self) -> bool:
+        """Drop cancelled jobs from the head of the queue; is there a live one?"""
+        while self._queue and self._queue[0].cancelled:
+            self._dropped(self._queue.popleft())
+        self.figures.queue_depth = len(self._queue)
+        return bool(self._queue)
+
+    def _dropped(self, ticket: Ticket) -> None:
+        self.figures.cancelled_queued += 1
+        log.info("worker %s: a cancelled job left the queue before running (%s)", self.name, self.figures.brief())
+
+    async def _gather(self, first: Ticket) -> list[Ticket]:
+        batch, images = [first], first.job.n
+        limit = self.settings.max_batch_images
+        if limit <= 1 or first.key is None:
+            return batch
+        deadline = time.monotonic() + self.settings.batch_window_ms / 1000
+        while images < limit:
+            for ticket in list(self._queue):
+                if ticket.cancelled or ticket.key != first.key or images + ticket.job.n > limit:
+                    continue
+                self._queue.remove(ticket)
+                batch.append(ticket)
+                images += ticket.job.n
+                if images >= limit:
+                    break
+            remaining = deadline - time.monotonic()
+            if images >= limit or remaining <= 0:
+                break
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+        self.figures.queue_depth = len(self._queue)
+        return batch
+
+    async def _execute(self, batch: list[Ticket]) -> None:
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        for ticket in batch:
+            ticket.started = now
+            self.figures.queue_wait.add(now - ticket.enqueued)
+        self.figures.batch_images.add(sum(t.job.n for t in batch))
+        try:
+            results = await loop.run_in_executor(self._threads, self._call, batch)
+        except Exception as exc:
+            results = [exc] * len(batch)
+        finally:
+            self._running -= 1
+            self._arrived.set()
+        done = time.monotonic()
+        self.figures.engine_seconds.add(done - now)
+        for ticket, result in zip(batch, results):
+            self._finished.append(done)
+            if ticket.cancelled:
+                self.figures.cancelled_running += 1
+                continue
+            if ticket.future.done():
+                continue
+            if isinstance(result, BaseException):
+                ticket.future.set_exception(result)
+            else:
+                ticket.future.set_result(result)
+
+    def _call(self, batch: list[Ticket]) -> list[Generation | BaseException]:
+        """In the worker's thread: one engine call for the batch (each job alone after a 400)."""
+        self.figures.engine_calls += 1
+
+        def should_stop() -> bool:
+            return all(t.cancelled for t in batch)
+
+        try:
+            return list(self.engine.generate_batch([t.job for t in batch], should_stop))
+        except EngineCancelled as exc:
+            log.info("worker %s: stopped a batch of %d jobs whose clients all left, after %s steps",
+                     self.name, len(batch), exc.steps_done)
+            self.figures.stopped_early += 1
+            return [exc] * len(batch)
+        except InvalidRequest as exc:
+            if len(batch) == 1:
+                return [exc]
+            return [self._call_alone(t) for t in batch]
+
+    def _call_alone(self, ticket: Ticket) -> Generation | BaseException:
+        self.figures.engine_calls += 1
+        try:
+            return self.engine.generate_batch([ticket.job], lambda: ticket.cancelled)[0]
+        except Exception as exc:
+            return exc

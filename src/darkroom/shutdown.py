@@ -1,0 +1,47 @@
+"""Graceful shutdown: on SIGTERM (or a first Ctrl-C) the server stops taking work, finishes what is in
+flight within `shutdown_grace_seconds`, then exits 0. New requests meanwhile get a 503 with
+`Retry-After` (code `shutting_down`) and `/health` says `draining`. A second signal exits at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from .config import Settings
+
+log = logging.getLogger("darkroom.shutdown")
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        super().__init__(uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                                        access_log=False, timeout_graceful_shutdown=5))
+        self.service = app.state.service
+        self.grace = settings.shutdown_grace_seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None or sig not in (signal.SIGTERM, signal.SIGINT):
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self.service.start_draining()
+        log.info("received %s: finishing work in flight (up to %.0f s), refusing new requests",
+                 signal.Signals(sig).name, self.grace)
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._drain()))
+
+    async def _drain(self) -> None:
+        finished = await self.service.wait_idle(self.grace)
+        if not finished:
+            log.warning("shutdown grace period over: abandoning work still in flight")
+        self.should_exit = True
