@@ -4,6 +4,7 @@ with its message; anything else -> sanitised 500."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -45,6 +46,16 @@ def app_and_engine(tiny_pipelines, tmp_path_factory):
         yield client, engine
 
 
+@contextlib.contextmanager
+def failing_once(engine, error: Exception):
+    """The engine's pipeline raises `error` on its next call, then works again."""
+    engine._pipe = FailOnce(engine._pipe, error)
+    try:
+        yield
+    finally:
+        engine._pipe = engine._pipe.__dict__["pipe"]
+
+
 def post(client):
     return client.post("/v1/images/generations", json={"model": "tiny-sd", "prompt": "x", "size": "64x64"})
 
@@ -53,8 +64,7 @@ def test_out_of_memory_is_503_with_retry_after_and_the_model_recovers(app_and_en
     import torch
 
     client, engine = app_and_engine
-    engine._pipe = FailOnce(engine._pipe, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB"))
-    try:
+    with failing_once(engine, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")):
         response = post(client)
         assert response.status_code == 503
         error = response.json()["error"]
@@ -62,31 +72,23 @@ def test_out_of_memory_is_503_with_retry_after_and_the_model_recovers(app_and_en
         assert int(response.headers["retry-after"]) > 0 and response.headers["x-request-id"]
         assert "20 GiB" not in error["message"]
         assert post(client).status_code == 200  # still serving
-    finally:
-        engine._pipe = engine._pipe.__dict__["pipe"]
 
 
 def test_pipeline_value_error_is_400_with_its_message(app_and_engine):
     client, engine = app_and_engine
-    engine._pipe = FailOnce(engine._pipe, ValueError("`height` and `width` have to be divisible by 8 but are 60."))
-    try:
+    with failing_once(engine, ValueError("`height` and `width` have to be divisible by 8 but are 60.")):
         response = post(client)
         assert response.status_code == 400
         error = response.json()["error"]
         assert "have to be divisible by 8 but are 60" in error["message"] and error["param"] == "size"
         assert post(client).status_code == 200
-    finally:
-        engine._pipe = engine._pipe.__dict__["pipe"]
 
 
 def test_other_failures_are_sanitised_500(app_and_engine):
     client, engine = app_and_engine
-    engine._pipe = FailOnce(engine._pipe, RuntimeError("cuDNN error at /opt/secret/path 0xdeadbeef"))
-    try:
+    with failing_once(engine, RuntimeError("cuDNN error at /opt/secret/path 0xdeadbeef")):
         response = post(client)
         assert response.status_code == 500
         assert "secret" not in response.text and "cuDNN" not in response.text
         assert response.json()["error"]["type"] == "server_error"
         assert post(client).status_code == 200
-    finally:
-        engine._pipe = engine._pipe.__dict__["pipe"]
