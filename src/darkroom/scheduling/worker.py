@@ -24,15 +24,16 @@ import collections
 import logging
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..engines.base import Engine, EngineCancelled, Generation, GenerationJob
-from ..errors import InvalidRequest, ServiceUnavailable
+from ..errors import InvalidRequest, ServerError, ServiceUnavailable
 from .figures import WorkerFigures
 
 log = logging.getLogger("darkroom.scheduling")
+_NOT_RUN = EngineCancelled(0)  # the result of a job that was not rerun alone because its client had left
 RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60  # seconds; the Node SDK honours at most 60
 
 
@@ -71,7 +72,8 @@ class EngineWorker:
         self._queue: collections.deque[Ticket] = collections.deque()
         self._arrived = asyncio.Event()
         self._slots = max(1, engine.capabilities.concurrency)
-        self._running = 0
+        self._running = 0  # batches in the engine now
+        self._running_jobs = 0  # jobs in those batches
         self._threads = ThreadPoolExecutor(max_workers=self._slots, thread_name_prefix=f"darkroom-{name}")
         self._finished: collections.deque[float] = collections.deque(maxlen=64)  # completion times
         self._loop_task: asyncio.Task[None] | None = None
@@ -81,22 +83,25 @@ class EngineWorker:
 
     def submit(self, job: GenerationJob) -> Ticket:
         """Queue `job`, or refuse it at once when the queue is full."""
-        live = sum(1 for t in self._queue if not t.cancelled)
+        live = self._live()
         if live >= self.settings.max_queue:
             self.figures.rejected += 1
             raise ServiceUnavailable(
-                f"The server is busy: {live} requests are already queued for this model. Retry shortly.",
+                f"The server is busy: {live} requests are already queued for this model's engine. Retry shortly.",
                 code="server_overloaded", headers={"Retry-After": str(self.retry_after())},
             )
         ticket = Ticket(job, self.engine.batch_key(job), asyncio.get_running_loop().create_future())
         self._queue.append(ticket)
-        self.figures.queue_depth = len(self._queue)
+        self.figures.queue_depth = live + 1
         self._arrived.set()
         return ticket
 
+    def _live(self) -> int:
+        return sum(1 for t in self._queue if not t.cancelled)
+
     def retry_after(self) -> int:
-        """Seconds until the queue has likely drained, from the recent completion rate."""
-        depth = len(self._queue) + self._running
+        """Seconds until the queue has likely drained, from the recent rate of finished jobs."""
+        depth = self._live() + self._running_jobs
         if len(self._finished) >= 2 and self._finished[-1] > self._finished[0]:
             rate = (len(self._finished) - 1) / (self._finished[-1] - self._finished[0])
             return int(min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, math.ceil(depth / rate))))
@@ -133,7 +138,7 @@ class EngineWorker:
         """Drop cancelled jobs from the head of the queue; is there a live one?"""
         while self._queue and self._queue[0].cancelled:
             self._dropped(self._queue.popleft())
-        self.figures.queue_depth = len(self._queue)
+        self.figures.queue_depth = self._live()
         return bool(self._queue)
 
     def _dropped(self, ticket: Ticket) -> None:
@@ -163,7 +168,7 @@ class EngineWorker:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 pass
-        self.figures.queue_depth = len(self._queue)
+        self.figures.queue_depth = self._live()
         return batch
 
     async def _execute(self, batch: list[Ticket]) -> None:
@@ -173,13 +178,21 @@ class EngineWorker:
             ticket.started = now
             self.figures.queue_wait.add(now - ticket.enqueued)
         self.figures.batch_images.add(sum(t.job.n for t in batch))
+        self._running_jobs += len(batch)
+        self.figures.engine_calls += 1  # figures are written on the loop only, never from engine threads
         try:
-            results = await loop.run_in_executor(self._threads, self._call, batch)
+            results, calls = await loop.run_in_executor(self._threads, self._call, batch)
         except Exception as exc:
-            results = [exc] * len(batch)
+            results, calls = [exc] * len(batch), 1
         finally:
             self._running -= 1
+            self._running_jobs -= len(batch)
             self._arrived.set()
+        self.figures.engine_calls += calls - 1  # the jobs rerun alone after a 400
+        for stop in {id(r): r for r in results if isinstance(r, EngineCancelled) and r is not _NOT_RUN}.values():
+            self.figures.stopped_early += 1
+            log.info("worker %s: stopped an engine call whose clients all left, after %s steps (%s)",
+                     self.name, stop.steps_done, self.figures.brief())
         done = time.monotonic()
         self.figures.engine_seconds.add(done - now)
         for ticket, result in zip(batch, results):
@@ -194,28 +207,34 @@ class EngineWorker:
             else:
                 ticket.future.set_result(result)
 
-    def _call(self, batch: list[Ticket]) -> list[Generation | BaseException]:
-        """In the worker's thread: one engine call for the batch (each job alone after a 400)."""
-        self.figures.engine_calls += 1
-
-        def should_stop() -> bool:
-            return all(t.cancelled for t in batch)
-
+    def _call(self, batch: list[Ticket]) -> tuple[list[Generation | BaseException], int]:
+        """In the worker's thread: one engine call for the batch (each job alone after a 400).
+        Returns one result or error per job, and how many engine calls that took."""
         try:
-            return list(self.engine.generate_batch([t.job for t in batch], should_stop))
+            return self._checked(batch, self.engine.generate_batch([t.job for t in batch], _all_gone(batch))), 1
         except EngineCancelled as exc:
-            log.info("worker %s: stopped a batch of %d jobs whose clients all left, after %s steps",
-                     self.name, len(batch), exc.steps_done)
-            self.figures.stopped_early += 1
-            return [exc] * len(batch)
+            return [exc] * len(batch), 1
         except InvalidRequest as exc:
             if len(batch) == 1:
-                return [exc]
-            return [self._call_alone(t) for t in batch]
+                return [exc], 1
+        alone = [t for t in batch if not t.cancelled]  # nobody waits for the others: never rerun them
+        results: dict[int, Generation | BaseException] = {id(t): _NOT_RUN for t in batch}
+        for ticket in alone:
+            try:
+                results[id(ticket)] = self._checked([ticket], self.engine.generate_batch([ticket.job],
+                                                                                        _all_gone([ticket])))[0]
+            except Exception as exc:
+                results[id(ticket)] = exc
+        return [results[id(t)] for t in batch], 1 + len(alone)
 
-    def _call_alone(self, ticket: Ticket) -> Generation | BaseException:
-        self.figures.engine_calls += 1
-        try:
-            return self.engine.generate_batch([ticket.job], lambda: ticket.cancelled)[0]
-        except Exception as exc:
-            return exc
+    def _checked(self, batch: list[Ticket], results: list[Generation]) -> list[Generation | BaseException]:
+        """One result per job, or an error for every job (a broken engine must not leave a job unanswered)."""
+        if len(results) == len(batch):
+            return list(results)
+        log.error("engine %s returned %d results for a batch of %d jobs", self.engine.name, len(results), len(batch))
+        return [ServerError("The image engine returned the wrong number of results.")] * len(batch)
+
+
+def _all_gone(batch: list[Ticket]) -> Callable[[], bool]:
+    """`should_stop` for an engine call: true once every job's client has gone."""
+    return lambda: all(t.cancelled for t in batch)
