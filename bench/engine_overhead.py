@@ -31,7 +31,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from ._common import HOST, REPO_ROOT, fmt, free_port, median, python, ratio, start_process, stop_process, table
+from ._common import (HOST, REPO_ROOT, fmt, free_port, median, process_cpu_seconds, python, ratio, start_process,
+                      stop_process, table)
 
 MODEL = "tiny-sd"
 PROMPT = "a photo of a red lighthouse on a hill at sunset"
@@ -43,7 +44,7 @@ SIZES = ((256, 256), (512, 512))
 
 @dataclass(frozen=True)
 class Plan:
-    rounds: int  # per size; each round runs `per_round` of each side
+    rounds: int  # undisturbed rounds wanted per size; each round runs `per_round` of each side
     per_round: dict[int, int]  # width -> requests per side per round
     warmup: int  # discarded runs of each side before the first round
     seconds: float  # time bound per size (both sides together): no round starts past it
@@ -121,9 +122,10 @@ class Direct:
 class OverHttp:
     """Darkroom: one POST /v1/images/generations at a time, timed from sending to the last byte read."""
 
-    def __init__(self, port: int, model: str = MODEL) -> None:
+    def __init__(self, port: int, model: str = MODEL, server_pid: int | None = None) -> None:
         self.client = httpx.Client(base_url=f"http://{HOST}:{port}", timeout=300)
         self.model = model
+        self.server_pid = server_pid  # to tell the server's CPU time from other processes'
 
     def body(self, width: int, height: int, steps: int, guidance: float, seed: int) -> bytes:
         return json.dumps({"model": self.model, "prompt": PROMPT, "size": f"{width}x{height}", "quality": "low",
@@ -147,20 +149,70 @@ class OverHttp:
 # Measuring
 
 
+DISTURBED_PCT = 10.0  # a round during which other processes used more than this % of the machine is left out
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores; steal counted as busy), from /proc/stat."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class ForeignCpu:
+    """How much of the machine other processes used while a round ran: machine busy time minus this
+    process's and the server's CPU time, as a % of wall time x cores. NaN where /proc is missing."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.cores = os.cpu_count() or 1
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        ours = time.process_time() + (process_cpu_seconds(self.server_pid) if self.server_pid else 0.0)
+        return time.perf_counter(), _machine_busy_s(), ours
+
+    def percent(self) -> float:
+        end = self._sample()
+        wall = end[0] - self.start[0]
+        foreign = (end[1] - self.start[1]) - (end[2] - self.start[2])
+        return max(0.0, 100 * foreign / (wall * self.cores)) if wall > 0 else float("nan")
+
+
+@dataclass
+class Round:
+    """One round: both sides, `per_round` runs each (ms), and other processes' CPU meanwhile."""
+
+    direct_ms: list[float] = field(default_factory=list)  # whole direct call
+    darkroom_ms: list[float] = field(default_factory=list)  # whole HTTP request
+    pipe_ms: list[float] = field(default_factory=list)  # direct: the pipeline call and uint8 conversion
+    png_ms: list[float] = field(default_factory=list)  # direct: PNG + base64
+    engine_ms: list[float] = field(default_factory=list)  # darkroom: the server's x-darkroom-engine-ms
+    encode_ms: list[float] = field(default_factory=list)  # darkroom: the server's x-darkroom-encode-ms
+    foreign_pct: float = float("nan")  # other processes' CPU, % of the machine
+
+    @property
+    def disturbed(self) -> bool:
+        return self.foreign_pct > DISTURBED_PCT
+
+
 @dataclass
 class SizeResult:
     width: int
     height: int
     steps: int
     guidance: float
-    direct_ms: list[list[float]] = field(default_factory=list)  # per round: whole direct call
-    darkroom_ms: list[list[float]] = field(default_factory=list)  # per round: whole HTTP request
-    pipe_ms: list[float] = field(default_factory=list)  # direct: the pipeline call alone
-    png_ms: list[float] = field(default_factory=list)  # direct: PNG + base64
-    engine_ms: list[float] = field(default_factory=list)  # darkroom: the server's x-darkroom-engine-ms
-    encode_ms: list[float] = field(default_factory=list)  # darkroom: the server's x-darkroom-encode-ms
+    rounds: list[Round] = field(default_factory=list)
     same_pixels: str = "-"
     elapsed_s: float = 0.0
+
+    def kept(self) -> list[Round]:
+        """The undisturbed rounds; all of them where every round was disturbed (the table says so)."""
+        return [r for r in self.rounds if not r.disturbed] or self.rounds
 
 
 def _header(resp: httpx.Response, name: str) -> float:
@@ -182,8 +234,8 @@ def compare_pixels(mine: str, theirs: str) -> str:
 
 def measure_size(direct: Direct, http: OverHttp, width: int, height: int, *, rounds: int, per_round: int,
                  warmup: int, seconds: float, steps: int = STEPS, guidance: float = GUIDANCE) -> SizeResult:
-    """`warmup` discarded runs of each side, then up to `rounds` rounds (order flipping) of `per_round`
-    runs of each side, stopping after the round that passes `seconds`."""
+    """`warmup` discarded runs of each side, then rounds (order flipping) of `per_round` runs of each side
+    until `rounds` undisturbed ones are in, at most 2 x `rounds` rounds and no new round after `seconds`."""
     result = SizeResult(width, height, steps, guidance)
     started = time.perf_counter()
     # Warm-up (discarded), and the check that both sides make the very same image from the same seed.
@@ -192,39 +244,46 @@ def measure_size(direct: Direct, http: OverHttp, width: int, height: int, *, rou
         _, resp = http(width, height, steps, guidance, SEED)
     result.same_pixels = compare_pixels(mine, resp.json()["data"][0]["b64_json"])
     deadline = time.perf_counter() + seconds
-    for r in range(rounds):
-        if time.perf_counter() > deadline:
-            break
+    r = 0
+    while (sum(not x.disturbed for x in result.rounds) < rounds and r < 2 * rounds
+           and time.perf_counter() < deadline):
         sides = ("direct", "darkroom") if r % 2 == 0 else ("darkroom", "direct")
-        round_ms: dict[str, list[float]] = {"direct": [], "darkroom": []}
+        rnd = Round()
+        watch = ForeignCpu(http.server_pid)
         for side in sides:
             for i in range(per_round):
                 seed = SEED + 1 + r * per_round + i  # a fresh image each time, the same seeds on both sides
                 if side == "direct":
                     elapsed, _, pipe_s, png_s = direct(width, height, steps, guidance, seed)
-                    result.pipe_ms.append(pipe_s * 1000)
-                    result.png_ms.append(png_s * 1000)
+                    rnd.direct_ms.append(elapsed * 1000)
+                    rnd.pipe_ms.append(pipe_s * 1000)
+                    rnd.png_ms.append(png_s * 1000)
                 else:
                     elapsed, resp = http(width, height, steps, guidance, seed)
-                    result.engine_ms.append(_header(resp, "x-darkroom-engine-ms"))
-                    result.encode_ms.append(_header(resp, "x-darkroom-encode-ms"))
-                round_ms[side].append(elapsed * 1000)
-        result.direct_ms.append(round_ms["direct"])
-        result.darkroom_ms.append(round_ms["darkroom"])
+                    rnd.darkroom_ms.append(elapsed * 1000)
+                    rnd.engine_ms.append(_header(resp, "x-darkroom-engine-ms"))
+                    rnd.encode_ms.append(_header(resp, "x-darkroom-encode-ms"))
+        rnd.foreign_pct = watch.percent()
+        result.rounds.append(rnd)
+        r += 1
     result.elapsed_s = time.perf_counter() - started
     return result
 
 
 def size_table(res: SizeResult, aim: float = 1.05) -> str:
-    flat_d = [v for rnd in res.direct_ms for v in rnd]
-    flat_k = [v for rnd in res.darkroom_ms for v in rnd]
+    kept = res.kept()
+
+    def flat(name: str) -> list[float]:
+        return [v for rnd in kept for v in getattr(rnd, name)]
+
+    flat_d, flat_k = flat("direct_ms"), flat("darkroom_ms")
     med_d, med_k = median(flat_d), median(flat_k)
-    rmed_d = median([median(r) for r in res.direct_ms])
-    rmed_k = median([median(r) for r in res.darkroom_ms])
+    rmed_d = median([median(r.direct_ms) for r in kept])
+    rmed_k = median([median(r.darkroom_ms) for r in kept])
     min_d, min_k = min(flat_d, default=float("nan")), min(flat_k, default=float("nan"))
-    per_round = [median(k) / median(d) for d, k in zip(res.direct_ms, res.darkroom_ms, strict=True)]
-    pipe, png = median(res.pipe_ms), median(res.png_ms)
-    engine, encode = median(res.engine_ms), median(res.encode_ms)
+    per_round = [median(r.darkroom_ms) / median(r.direct_ms) for r in kept]
+    pipe, png = median(flat("pipe_ms")), median(flat("png_ms"))
+    engine, encode = median(flat("engine_ms")), median(flat("encode_ms"))
     rows = [
         ["median ms (all runs)", fmt(med_d), fmt(med_k), ratio(med_k, med_d)],
         ["median of round medians ms", fmt(rmed_d), fmt(rmed_k), ratio(rmed_k, rmed_d)],
@@ -233,16 +292,35 @@ def size_table(res: SizeResult, aim: float = 1.05) -> str:
         ["png + base64 ms p50 (darkroom: x-darkroom-encode-ms)", fmt(png), fmt(encode), ratio(encode, png)],
         ["rest p50 ms (median total - pipeline - png)", fmt(med_d - pipe - png), fmt(med_k - engine - encode), "-"],
     ]
-    verdict = "met" if med_k / med_d <= aim else "NOT met"
+    disturbed = [r for r in res.rounds if r.disturbed]
+    all_disturbed = bool(res.rounds) and len(disturbed) == len(res.rounds)
+    if not flat_d or not flat_k:
+        verdict = "unknown: nothing measured"
+    else:
+        verdict = "met" if med_k / med_d <= aim else "NOT met"
+        if all_disturbed:
+            verdict += " (but every round was disturbed: run again on a quiet machine)"
+    foreign = [r.foreign_pct for r in kept if r.foreign_pct == r.foreign_pct]
+    if all_disturbed:
+        used = ", ".join(f"{r.foreign_pct:.0f}%" for r in disturbed)
+        noise = (f"EVERY round was disturbed (other processes used {used} of the machine; limit "
+                 f"{DISTURBED_PCT:g}%): the figures above are from those rounds")
+    else:
+        left_out = (f"{len(disturbed)} disturbed round(s) left out (other processes used "
+                    f"{', '.join(f'{r.foreign_pct:.0f}%' for r in disturbed)} of the machine)" if disturbed
+                    else "no round left out")
+        noise = (f"other processes' CPU during kept rounds: at most "
+                 f"{f'{max(foreign):.1f}%' if foreign else '-'} of the machine (limit {DISTURBED_PCT:g}%); {left_out}")
     spread = f"{min(per_round):.2f}-{max(per_round):.2f}" if per_round else "-"
-    per_side = len(res.direct_ms[0]) if res.direct_ms else 0
+    per_side = len(kept[0].direct_ms) if kept else 0
     return "\n".join([
         f"== {res.width}x{res.height}, {res.steps} steps, guidance {res.guidance:g}, png b64_json; "
-        f"{len(res.direct_ms)} rounds x {per_side} runs per side ({len(flat_d)} + {len(flat_k)} measured) "
+        f"{len(kept)} rounds x {per_side} runs per side ({len(flat_d)} + {len(flat_k)} measured) "
         f"in {res.elapsed_s:.0f} s",
         table(["", "direct", "darkroom", "ratio"], rows),
         f"   ratio per round (median darkroom / median direct): {spread}; same pixels as direct for seed "
         f"{SEED}: {res.same_pixels}",
+        f"   {noise}",
         f"   aim: darkroom / direct <= {aim:g} on the median: {verdict}",
     ])
 
@@ -274,7 +352,7 @@ def run(quick: bool) -> str:
                  "--log-level", "warning"],
                 work / "darkroom.log", f"http://{HOST}:{port}/health", timeout=240, env=env)
             direct = Direct(folder)
-            http = OverHttp(port)
+            http = OverHttp(port, server_pid=server.pid)
             tables = []
             for width, height in SIZES:
                 tables.append(size_table(measure_size(
@@ -287,8 +365,10 @@ def run(quick: bool) -> str:
                 f"directly in this process (pipe + uint8 + PNG + base64) vs through `darkroom serve` over HTTP "
                 f"(one request at a time, httpx keep-alive)\n"
                 f"{_torch_threads()}; the server uses its own default\n"
-                f"each round runs the sides one after the other (order flips every round), each after "
-                f"{plan.warmup} discarded warm-up run(s); time limit {plan.seconds:g} s per size"
+                f"each round runs the sides one after the other (order flips every round), after "
+                f"{plan.warmup} discarded warm-up run(s) per side; a round during which other processes used "
+                f"more than {DISTURBED_PCT:g}% of the machine is left out and run again (at most "
+                f"{2 * plan.rounds} rounds, {plan.seconds:g} s per size)"
             )
             return "\n\n".join([legend, *tables])
         finally:

@@ -200,7 +200,7 @@ def run(quick: bool) -> str:
             for name in names:
                 size, steps_full, steps_quick, guidance = MODELS[name]
                 directs[name] = Direct(folders[name], device="cuda", dtype=direct_dtype)
-                http = OverHttp(port, model=name)
+                http = OverHttp(port, model=name, server_pid=server.pid)
                 for steps in (steps_quick if quick else steps_full):
                     result = measure_size(directs[name], http, size, size, rounds=rounds, per_round=per_round,
                                           warmup=warmup, seconds=seconds, steps=steps, guidance=guidance)
@@ -213,9 +213,11 @@ def run(quick: bool) -> str:
                 torch.cuda.empty_cache()
             legend = (
                 f"gpu_engine: {torch.cuda.get_device_name(0)}, torch {torch.__version__}; random-weight "
-                f"{' and '.join(names)} at native size; direct = {direct_dtype} pipeline in this process (+ PNG + base64), "
+                f"{' and '.join(names)} at native size; direct = {direct_dtype} pipeline in this process "
+                f"(+ PNG + base64), "
                 f"darkroom = `darkroom serve` (device cuda, dtype auto) over HTTP, one request at a time\n"
-                f"{rounds} rounds x {per_round} runs per side, alternating, after {warmup} warm-up run(s); "
+                f"{rounds} rounds x {per_round} runs per side, alternating, after {warmup} warm-up run(s) "
+                f"(rounds disturbed by other processes are left out and run again); "
                 f"{'; '.join(notes)}"
             )
             return "\n\n".join([legend, *tables])

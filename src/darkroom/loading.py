@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from .catalog import Catalog, ModelSpec
@@ -21,9 +21,20 @@ State = Literal["loading", "ready", "failed"]
 RETRY_AFTER_SECONDS = 5
 
 
+Runner = Callable[[Engine, Callable[[], None]], Awaitable[None]]
+
+
+async def _in_any_thread(engine: Engine, work: Callable[[], None]) -> None:
+    await asyncio.to_thread(work)
+
+
 class EngineLoader:
-    def __init__(self, catalog: Catalog) -> None:
+    """`run_on(engine, fn)` runs a slow load where the engine will later work: torch keeps one
+    OpenMP thread team per calling thread, and two teams on the same cores slow every step down."""
+
+    def __init__(self, catalog: Catalog, run_on: Runner = _in_any_thread) -> None:
         self.catalog = catalog
+        self._run_on = run_on
         self._states: dict[int, State] = {id(engine): "loading" for engine in catalog.engines()}
         self.failure: str | None = None  # the first load error, for the CLI to print
 
@@ -35,12 +46,12 @@ class EngineLoader:
                 self._states[id(engine)] = "ready"
 
     async def load_slow(self, on_failure: Callable[[str], None] | None = None) -> None:
-        """Load each slow engine in a worker thread, one at a time (loading is memory- and disk-bound)."""
+        """Load each slow engine in its worker's thread, one at a time (loading is memory- and disk-bound)."""
         for engine in self.catalog.engines():
             if not engine.loads_slowly:
                 continue
             try:
-                await asyncio.to_thread(engine.load)
+                await self._run_on(engine, engine.load)
             except Exception as exc:  # any load failure is fatal: the configured model cannot serve
                 self._states[id(engine)] = "failed"
                 self.failure = self._describe(engine, exc)

@@ -63,11 +63,12 @@ class ImageService:
         self.store = store
         self.prompt_limits = prompt_limits
         self.request_timeout = request_timeout
-        self.loader = EngineLoader(catalog)
         self.workers: dict[int, EngineWorker] = {}
         for spec in catalog:  # one worker per engine instance, with the settings of its (first) model
             if id(spec.engine) not in self.workers:
                 self.workers[id(spec.engine)] = EngineWorker(spec.engine, spec.scheduling, spec.name)
+        # Engines load on their worker's thread: all of an engine's torch work stays on one thread.
+        self.loader = EngineLoader(catalog, lambda engine, work: self.worker_for(engine).run_in_engine_thread(work))
         self._encode_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
         self.draining = False
         self._active = 0

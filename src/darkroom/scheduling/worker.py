@@ -107,6 +107,10 @@ class EngineWorker:
             return int(min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, math.ceil(depth / rate))))
         return RETRY_AFTER_MIN * 5
 
+    async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
+        """Run `work` (the engine's load) on the thread(s) that will run its calls."""
+        await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
     @property
     def busy(self) -> bool:
         return bool(self._running or any(not t.cancelled for t in self._queue))
