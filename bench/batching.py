@@ -247,6 +247,13 @@ def _build(work: Workload, folder: Path) -> Path:
     return build_sd15(folder, device="cuda")
 
 
+def _load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "-"
+
+
 def measure(work: Workload, plan: Plan) -> str:
     env = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     for key, value in env.items():
@@ -268,6 +275,7 @@ def measure(work: Workload, plan: Plan) -> str:
                  "--log-level", "warning"],
                 work_dir / "darkroom.log", f"http://{HOST}:{port}/health", timeout=600, env=env)
             results: dict[tuple[int, str], list[Reduced]] = {(c, s): [] for c in CLIENTS for s in SIDES}
+            load_before = _load_average()
             for r in range(plan.rounds):
                 order = ("on", "off") if r % 2 == 0 else ("off", "on")
                 for clients in CLIENTS:
@@ -282,7 +290,9 @@ def measure(work: Workload, plan: Plan) -> str:
                 f"max_batch_images 1\n"
                 f"closed-loop clients (raw HTTP/1.1, keep-alive) in this process; {plan.rounds} rounds, order "
                 f"flipping; per phase {plan.warmup_seconds:g} s discarded warm-up, then up to {plan.requests} "
-                f"requests / {plan.seconds:g} s; medians over rounds (pipeline built in {built_s:.0f} s)"
+                f"requests / {plan.seconds:g} s; medians over rounds (pipeline built in {built_s:.0f} s)\n"
+                f"1-minute load average before / after the rounds: {load_before} / {_load_average()} "
+                f"(this benchmark's own load included; much more means other work on the machine)"
             )
             return legend + "\n\n" + results_table(work, plan, results)
         finally:
