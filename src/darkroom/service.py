@@ -71,6 +71,8 @@ class ImageService:
         self.loader = EngineLoader(catalog, lambda engine, work: self.worker_for(engine).run_in_engine_thread(work))
         self._encode_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
         self.draining = False
+        self._deadlines: set[asyncio.Timeout] = set()  # of requests in flight, for `abandon_inflight`
+        self._abandoned = False
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -94,6 +96,13 @@ class ImageService:
         """Refuse new requests (503 + Retry-After); those in flight carry on."""
         self.draining = True
 
+    def abandon_inflight(self) -> None:
+        """The shutdown grace period is over: answer every request still in flight with a 503."""
+        self._abandoned = True
+        now = asyncio.get_running_loop().time()
+        for deadline in self._deadlines:
+            deadline.reschedule(now)
+
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is in flight; False if `timeout` passed first."""
         try:
@@ -110,10 +119,16 @@ class ImageService:
                                      headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)})
         self._active += 1
         self._idle.clear()
+        deadline = asyncio.timeout(self.request_timeout)
+        self._deadlines.add(deadline)
         try:
-            async with asyncio.timeout(self.request_timeout):
+            async with deadline:
                 return await self._generate(req, ctx)
         except TimeoutError:
+            if self._abandoned:
+                raise ServiceUnavailable("The server shut down before this request finished. Retry shortly.",
+                                         code="shutting_down",
+                                         headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)}) from None
             spec = self.catalog.find(model_name(req))
             if spec is not None:
                 self.worker_for(spec.engine).figures.timed_out += 1
@@ -121,6 +136,7 @@ class ImageService:
             raise GatewayTimeout(
                 f"The request did not finish within {self.request_timeout:.0f} seconds and was cancelled.") from None
         finally:
+            self._deadlines.discard(deadline)
             self._active -= 1
             if not self._active:
                 self._idle.set()

@@ -1,6 +1,8 @@
 """Graceful shutdown: on SIGTERM (or a first Ctrl-C) the server stops taking work, finishes what is in
 flight within `shutdown_grace_seconds`, then exits 0. New requests meanwhile get a 503 with
-`Retry-After` (code `shutting_down`) and `/health` says `draining`. A second signal exits at once."""
+`Retry-After` (code `shutting_down`) and `/health` says `draining`. Requests still running when the
+grace period ends get the same 503 (their jobs are cancelled), so clients can retry elsewhere. A
+second signal exits at once."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ log = logging.getLogger("darkroom.shutdown")
 class DrainingServer(uvicorn.Server):
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         super().__init__(uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                                        access_log=False, timeout_graceful_shutdown=5))
+                                        access_log=False, timeout_graceful_shutdown=3))
         self.service = app.state.service
         self.grace = settings.shutdown_grace_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -43,5 +45,7 @@ class DrainingServer(uvicorn.Server):
     async def _drain(self) -> None:
         finished = await self.service.wait_idle(self.grace)
         if not finished:
-            log.warning("shutdown grace period over: abandoning work still in flight")
+            log.warning("shutdown grace period over: answering the requests still in flight with 503")
+            self.service.abandon_inflight()
+            await self.service.wait_idle(5)
         self.should_exit = True
