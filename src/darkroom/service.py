@@ -159,13 +159,15 @@ class ImageService:
         data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
                                       for image in generation.images))
         encode_s = time.monotonic() - engine_done
+        info = generation.info
+        del generation  # the pixels: free them before the JSON body is built
         worker.figures.encode_seconds.add(encode_s)
         started = ticket.started or ticket.enqueued
         queue_s, engine_s = started - ticket.enqueued, engine_done - started
         log.info("%s generated model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
                  "encode_ms=%.1f", ctx.request_id, plan.spec.name, plan.size, plan.n, plan.output_format,
                  plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
-        return Outcome(self._response(plan, list(data)), plan.seeds[0], queue_s, engine_s, encode_s, generation.info)
+        return Outcome(self._response(plan, list(data)), plan.seeds[0], queue_s, engine_s, encode_s, info)
 
     async def _result(self, ticket, plan: GenerationPlan) -> Generation:
         try:

@@ -210,7 +210,10 @@ class Canvas:
         return ty
 
     def to_uint8(self, transparent: bool, dither: bool) -> np.ndarray:
-        rgb = self.rgb / np.maximum(self.alpha, F32(1e-6)) if transparent else self.rgb + F32(0)
+        """The finished picture. Works in place on the colour planes: the canvas is spent afterwards."""
+        rgb = self.rgb
+        if transparent:
+            rgb /= np.maximum(self.alpha, F32(1e-6))
         rgb += np.tile(BAYER8, (self.h // 8 + 1, self.w // 8 + 1))[: self.h, : self.w] if dither else F32(0.5)
         np.minimum(rgb, F32(255), out=rgb)  # values are >= 0, so the cast below (truncation) floors them
         out = np.empty((self.h, self.w, 4 if transparent else 3), np.uint8)

@@ -83,4 +83,4 @@ class ImagesResponse(BaseModel):
     usage: Usage | None = None
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)  # bytes: no str round trip
