@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
 import tempfile
 import threading
@@ -232,98 +231,34 @@ def _traced(fn):
     return result, (current - start) / MB, (peak - start) / MB
 
 
-def _sketch_to_uint8_lean(canvas, transparent: bool, dither: bool) -> np.ndarray:
-    """Canvas.to_uint8 working in place on the canvas planes (the canvas is dropped right after)."""
-    from darkroom.engines.sketch_canvas import BAYER8, F32, _with_alpha_extremes
-
-    rgb = canvas.rgb
-    if transparent:
-        rgb /= np.maximum(canvas.alpha, F32(1e-6))
-    rgb += np.tile(BAYER8, (canvas.h // 8 + 1, canvas.w // 8 + 1))[: canvas.h, : canvas.w] if dither else F32(0.5)
-    np.minimum(rgb, F32(255), out=rgb)
-    out = np.empty((canvas.h, canvas.w, 4 if transparent else 3), np.uint8)
-    if transparent:
-        out[..., 3] = canvas.alpha * F32(255) + F32(0.5)
-        rgb *= out[..., 3] > 0
-    for i in range(3):
-        out[..., i] = rgb[i]
-    return _with_alpha_extremes(out) if transparent else out
-
-
-def _diffusers_uint8(images: np.ndarray) -> list[np.ndarray]:
-    """As darkroom/engines/diffusers.py does it."""
-    return list((np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
-
-
-def _diffusers_uint8_lean(images: np.ndarray) -> list[np.ndarray]:
-    """In place on the pipeline's float32 output (dropped right after), then one C-ordered uint8 array."""
-    np.clip(images, 0.0, 1.0, out=images)
-    images *= 255.0
-    images += 0.5
-    return list(images.astype(np.uint8, order="C"))
-
-
-def _png_join(header: bytes, data: bytes) -> bytes:
-    """The same PNG as png.py's chunk concatenation, the IDAT data copied once."""
-    import struct
-    import zlib
-
-    from darkroom.postprocess import png
-
-    def crc(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
-
-    return b"".join((png.SIGNATURE, png.chunk(b"IHDR", header), struct.pack(">I", len(data)), b"IDAT", data,
-                     crc(b"IDAT", data), png.chunk(b"IEND", b"")))
-
-
 def copies_table() -> str:
-    from darkroom.engines import sketch, sketch_canvas
+    """Memory each stage of the engine-to-JSON path holds and peaks at, for one 1024x1024 image, as the
+    code is now (the copies this table once revealed were removed: see bench/README.md)."""
+    from PIL import Image as PILImage
+
+    from darkroom.engines import sketch
+    from darkroom.engines.diffusers import _to_uint8
     from darkroom.postprocess import png
     from darkroom.postprocess.encode import b64, encode
     from darkroom.protocol.images import Image, ImagesResponse
 
     rows = []
     prompt = "a red fox sitting in fresh snow at dawn, soft light"
-
-    # 1. sketch: render (Canvas.to_uint8 copies the float32 planes), as is and in place.
     pixels, held, peak = _traced(lambda: sketch.render(prompt, 1024, 1024, seed=3, quality="medium"))
-    rows.append(["sketch render 1024x1024 medium (as is)", fmt(held, 2), fmt(peak, 2), ""])
-    original = sketch_canvas.Canvas.to_uint8
-    try:
-        sketch_canvas.Canvas.to_uint8 = _sketch_to_uint8_lean
-        lean, held, lean_peak = _traced(lambda: sketch.render(prompt, 1024, 1024, seed=3, quality="medium"))
-    finally:
-        sketch_canvas.Canvas.to_uint8 = original
-    rows.append(["  ... to_uint8 in place on the canvas planes", fmt(held, 2), fmt(lean_peak, 2),
-                 f"same pixels: {np.array_equal(pixels, lean)}"])
+    rows.append(["sketch render 1024x1024 medium", fmt(held, 2), fmt(peak, 2), "float32 planes, in place"])
 
-    # 2. diffusers: float32 NHWC view of an NCHW buffer, as diffusers' pt_to_numpy returns (permute().numpy()).
+    # diffusers returns a float32 NHWC view of an NCHW buffer (pt_to_numpy: permute().numpy()).
     rng = np.random.default_rng(0)
     for n in (1, 4):
-        base = rng.random((n, 3, 1024, 1024), dtype=np.float32) * 1.2 - 0.1
-        a, b = base.copy().transpose(0, 2, 3, 1), base.copy().transpose(0, 2, 3, 1)
-        del base
-        imgs, held, peak = _traced(lambda: _diffusers_uint8(a))
-        contiguous = imgs[0].flags["C_CONTIGUOUS"]
-        lean, held2, peak2 = _traced(lambda: _diffusers_uint8_lean(b))
-        rows.append([f"diffusers float32 -> uint8, n={n} (as is)", fmt(held, 2), fmt(peak, 2),
-                     f"C-contiguous images: {contiguous}"])
-        rows.append([f"  ... in place, order='C', n={n}", fmt(held2, 2), fmt(peak2, 2),
-                     f"same pixels: {all(np.array_equal(x, y) for x, y in zip(imgs, lean))}; "
-                     f"C-contiguous: {lean[0].flags['C_CONTIGUOUS']}"])
-        del a, b
-    from PIL import Image as PILImage
-    strided, packed = imgs[0], np.ascontiguousarray(imgs[0])
-    _, held, peak = _traced(lambda: PILImage.fromarray(strided))
-    rows.append(["Image.fromarray(diffusers image as is)", fmt(held, 2), fmt(peak, 2), "tobytes() copy if strided"])
+        floats = (rng.random((n, 3, 1024, 1024), dtype=np.float32) * 1.2 - 0.1).transpose(0, 2, 3, 1)
+        images, held, peak = _traced(lambda f=floats: _to_uint8(f))
+        rows.append([f"diffusers float32 -> uint8, n={n}", fmt(held, 2), fmt(peak, 2),
+                     f"C-contiguous: {images[0].flags['C_CONTIGUOUS']}"])
+        del floats
+    packed = images[0]
     _, held, peak = _traced(lambda: PILImage.fromarray(packed))
-    rows.append(["Image.fromarray(C-contiguous image)", fmt(held, 2), fmt(peak, 2), "(Pillow's own copy untraced)"])
-    _, held, peak = _traced(lambda: png.encode_png(strided))
-    rows.append(["png.encode_png(diffusers image as is)", fmt(held, 2), fmt(peak, 2),
-                 "np.ascontiguousarray copy if strided"])
+    rows.append(["Image.fromarray(uint8 image)", fmt(held, 2), fmt(peak, 2), "(Pillow's own copy untraced)"])
 
-    # 3. encode, base64, JSON, on a noisy image (PNG ~ pixels: the diffusers case) and on the sketch one.
     for what, img in (("noise (tiny-sd-like)", packed), ("sketch", pixels)):
         blob, held, peak = _traced(lambda: encode(img, "png"))
         rows.append([f"encode png, {what}: {len(blob) / MB:.2f} MB", fmt(held, 2), fmt(peak, 2),
@@ -331,23 +266,12 @@ def copies_table() -> str:
         if png.available():
             _, held, peak = _traced(lambda: png.average_filtered(img))
             rows.append(["  png.average_filtered", fmt(held, 2), fmt(peak, 2), "uint16 'total' = 2 x pixels"])
-            data = png.isal_zlib.compress(png.average_filtered(img), png.FAST_LEVEL)
-            header = b"\0" * 13
-            _, held, peak = _traced(lambda: png.SIGNATURE + png.chunk(b"IHDR", header) + png.chunk(b"IDAT", data)
-                                    + png.chunk(b"IEND", b""))
-            rows.append(["  png chunks: SIGNATURE + chunk() + ... (as is)", fmt(held, 2), fmt(peak, 2),
-                         f"{peak / max(held, 1e-9):.1f} x the result at peak"])
-            _, held, peak = _traced(lambda: _png_join(header, data))
-            rows.append(["  ... one b\"\".join", fmt(held, 2), fmt(peak, 2), ""])
         text, held, peak = _traced(lambda: b64(blob))
         rows.append(["  b64(): -> str", fmt(held, 2), fmt(peak, 2), f"{peak / max(held, 1e-9):.1f} x the result"])
         response = ImagesResponse(created=1, data=[Image(b64_json=text)])
-        body, held, peak = _traced(response.to_json)
-        rows.append(["  ImagesResponse.to_json (model_dump_json().encode())", fmt(held, 2), fmt(peak, 2),
+        _, held, peak = _traced(response.to_json)
+        rows.append(["  ImagesResponse.to_json -> bytes", fmt(held, 2), fmt(peak, 2),
                      f"{peak / max(held, 1e-9):.1f} x the JSON"])
-        body2, held, peak = _traced(lambda: response.__pydantic_serializer__.to_json(response, exclude_none=True))
-        rows.append(["  __pydantic_serializer__.to_json(...) -> bytes", fmt(held, 2), fmt(peak, 2),
-                     f"same bytes: {body == body2}"])
     return "\n".join([
         "== in process, tracemalloc, one 1024x1024 image: MB held by the result and peak above the start "
         "(numpy + Python objects; Pillow's own buffers untraced)",
