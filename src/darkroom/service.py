@@ -23,13 +23,13 @@ import numpy as np
 from .catalog import Catalog
 from .engines.base import Engine, Generation, GenerationJob
 from .errors import DarkroomError, GatewayTimeout, InvalidRequest, ModerationBlocked, ServerError, ServiceUnavailable
+from .loading import EngineLoader
 from .moderation import check_prompt
 from .postprocess.encode import b64, encode
 from .postprocess.tokens import generation_usage
 from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
-from .loading import EngineLoader
 from .rules import GenerationPlan, model_name, plan_generation
-from .scheduling.worker import EngineWorker
+from .scheduling.worker import EngineWorker, Ticket
 from .storage.local import LocalImageStore
 
 log = logging.getLogger("darkroom.service")
@@ -169,7 +169,7 @@ class ImageService:
                  plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
         return Outcome(self._response(plan, list(data)), plan.seeds[0], queue_s, engine_s, encode_s, info)
 
-    async def _result(self, ticket, plan: GenerationPlan) -> Generation:
+    async def _result(self, ticket: Ticket, plan: GenerationPlan) -> Generation:
         try:
             return await ticket.result()
         except DarkroomError:
