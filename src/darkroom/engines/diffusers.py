@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import ConfigError
 from ..errors import InvalidRequest, ServiceUnavailable
-from .base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob, Quality
+from .base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob
 
 log = logging.getLogger("darkroom.engines.diffusers")
 
@@ -342,10 +342,6 @@ class DiffusersEngine(Engine):
             yield name
         finally:
             self._pipe.scheduler = default
-
-    def quality_steps(self, quality: Quality) -> int:
-        """The preset step count for `quality` (for tests and benchmarks)."""
-        return self._presets[quality].steps
 
     def close(self) -> None:
         self._pipe = None
