@@ -17,6 +17,16 @@ for RGB, or (height, width, 4) for RGBA when `job.transparent` is true (the engi
 `native_alpha`; the service refuses transparency before calling an engine that cannot make it), plus
 a few facts about the run (steps, scheduler...) that the API reports in `x-darkroom-*` headers.
 
+Edits and variations are jobs too: `job.operation` says which, and `job.source` carries the input
+images (already decoded and resized to the job's size) and, for edits, the area to repaint. The
+service pastes the unmasked pixels of the first input back over an edit's output afterwards, so an
+engine may repaint the whole frame. Engines declare the operations they take in `capabilities`.
+
+Streaming: when `job.partial_images` > 0 the engine calls `job.on_partial(image, index, pixels)`
+from its thread with up to that many intermediate pictures per image (index 0, 1, ... in order),
+taken from real intermediate states of the work, never made up afterwards. It may send fewer (a
+run too short to have that many states).
+
 An engine may raise Darkroom's own errors (`errors.py`) for failures a client should see as such
 (out of memory: 503; a value the model cannot take: 400); anything else becomes a sanitised 500.
 """
@@ -32,9 +42,26 @@ import numpy as np
 
 Quality = Literal["low", "medium", "high"]
 Style = Literal["vivid", "natural"]
+Operation = Literal["generate", "edit", "variation"]
+# Called from the engine's thread: (image index within the job, partial index, uint8 pixels shaped as
+# the final image). It must return quickly; the service only hands the pixels over to the event loop.
+PartialCallback = Callable[[int, int, np.ndarray], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
+class SourceImages:
+    """The inputs of an edit or a variation, decoded and resized to the job's width and height."""
+
+    images: tuple[np.ndarray, ...]  # uint8, (height, width, 3) or (height, width, 4); images[0] is edited
+    # Edits only: float32 (height, width) in [0, 1], 1 where the mask was transparent (repaint), 0 where
+    # it was opaque (keep). None: no mask, the whole image may change (following the prompt).
+    repaint: np.ndarray | None = None
+    # How far the output may move from images[0]: 0 keeps it, 1 ignores it. Edits map
+    # `input_fidelity` to it, variations use a fixed value (`rules`; the README lists the numbers).
+    strength: float = 0.6
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class GenerationJob:
     """One request's worth of work, already validated and resolved (no `auto` left)."""
 
@@ -51,6 +78,10 @@ class GenerationJob:
     guidance_scale: float | None = None
     negative_prompt: str | None = None
     scheduler: str | None = None
+    operation: Operation = "generate"
+    source: SourceImages | None = None  # edits and variations only
+    partial_images: int = 0  # 0-3 intermediate pictures per image, through `on_partial`
+    on_partial: PartialCallback | None = None
 
     @property
     def n(self) -> int:
@@ -69,6 +100,9 @@ class Capabilities:
     extensions: frozenset[str] = frozenset()  # Darkroom request extensions it honours (steps, ...)
     schedulers: tuple[str, ...] = ()  # names the `scheduler` extension may take
     concurrency: int = 1  # engine calls that may run at once (1 for anything not thread-safe)
+    operations: frozenset[Operation] = frozenset({"generate"})  # which jobs it takes
+    max_source_images: int = 1  # input images an edit may carry
+    partial_images: bool = False  # can send intermediate pictures (`job.on_partial`)
 
 
 @dataclass(frozen=True, slots=True)
