@@ -78,7 +78,11 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     url_ttl_seconds: int = Field(default=3600, gt=0)
     url_signing_key: SecretStr = SecretStr("")
-    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)  # JSON bodies; uploads have their own caps below
+    max_upload_bytes: int = Field(default=67_108_864, gt=0)  # a whole edits/variations body (64 MiB)
+    max_upload_file_bytes: int = Field(default=52_428_800, gt=0)  # one uploaded image (OpenAI: 50 MB)
+    max_input_pixels: int = Field(default=16_777_216, gt=0)  # one uploaded image, read from its header
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)  # SSE comment while nothing else is sent
     max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
     request_timeout_seconds: float = Field(default=590.0, gt=0)  # under the SDKs' 600 s: a 504, not a retry
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM, time for work in flight

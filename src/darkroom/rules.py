@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .catalog import Catalog, ModelSpec
-from .engines.base import Quality, Style
+from .engines.base import Operation, Quality, SourceImages, Style
 from .errors import InvalidRequest, MissingParameter, UnknownParameter, UnsupportedParameter
 from .protocol.images import EXTENSIONS, ImageGenerateRequest
 
@@ -68,6 +68,11 @@ class GenerationPlan:
     guidance_scale: float | None = None
     negative_prompt: str | None = None
     scheduler: str | None = None
+    operation: Operation = "generate"
+    source: SourceImages | None = None  # edits and variations: the decoded inputs, at the output size
+    input_sizes: tuple[tuple[int, int], ...] = ()  # edits: each input's size as uploaded (for `usage`)
+    stream: bool = False
+    partial_images: int = 0
 
     @property
     def size(self) -> str:
@@ -83,24 +88,20 @@ def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: 
     # 1. Model: dall-e-2 unless a GPT-only field is used (spec section 1).
     spec = catalog.get(model_name(req))
     # 2. Prompt.
-    prompt = _check_prompt(req.prompt, prompt_limits[spec.family], spec.name)
+    prompt = check_prompt(req.prompt, prompt_limits[spec.family], spec.name)
     # 3. Fields this family or engine does not take.
-    _check_family_fields(req, spec)
-    _check_extensions(req, spec, prompt_limits[spec.family])
+    check_family_fields(req, spec)
+    check_extensions(req, spec, prompt_limits[spec.family])
     # 4. Values.
-    width, height = _resolve_size(req.size, spec, prompt)
-    engine_quality, echo_quality = _resolve_quality(req.quality, spec)
+    width, height = resolve_size(req.size, spec, prompt)
+    engine_quality, echo_quality = resolve_quality(req.quality, spec)
     output_format = req.output_format or "png"
-    _check_compression(req.output_compression, output_format)
-    background = _resolve_background(req.background, spec, output_format, prompt)
+    check_compression(req.output_compression, output_format)
+    background = resolve_background(req.background, spec, output_format, prompt)
     n = req.n or 1
     if spec.family == "dall-e-3" and n != 1:
         raise InvalidRequest(f"Invalid 'n': dall-e-3 supports only n=1, but got {n}.", param="n")
-    if req.stream:
-        raise InvalidRequest("Streaming (stream=true) is not supported by this server yet.", param="stream",
-                             code="unsupported_value")
-    if req.partial_images:
-        raise InvalidRequest("'partial_images' is only used together with stream=true.", param="partial_images")
+    check_stream(req.stream, req.partial_images, spec)
     seed = secrets.randbits(32) if req.seed is None else req.seed
     return GenerationPlan(
         spec=spec,
@@ -121,6 +122,8 @@ def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: 
         guidance_scale=req.guidance_scale,
         negative_prompt=req.negative_prompt,
         scheduler=req.scheduler,
+        stream=bool(req.stream),
+        partial_images=req.partial_images or 0,
     )
 
 
@@ -132,7 +135,18 @@ def model_name(req: ImageGenerateRequest) -> str:
     return DEFAULT_GPT_MODEL if uses_gpt_field or req.quality in GPT_QUALITIES else "dall-e-2"
 
 
-def _check_prompt(prompt: str | None, limit: int, model: str) -> str:
+def check_stream(stream: bool | None, partial_images: int | None, spec: ModelSpec) -> None:
+    """`stream` and `partial_images` (GPT models only; `check_family_fields` has refused them for dall-e)."""
+    if partial_images and not stream:
+        raise InvalidRequest("'partial_images' is only used together with stream=true.", param="partial_images")
+    if partial_images and not spec.engine.capabilities.partial_images:
+        raise UnsupportedParameter(
+            f"Unsupported parameter: 'partial_images' is not supported by the {spec.engine_name} engine serving "
+            f"model '{spec.name}'.", param="partial_images",
+        )
+
+
+def check_prompt(prompt: str | None, limit: int, model: str) -> str:
     if prompt is None:
         raise MissingParameter("Missing required parameter: 'prompt'.", param="prompt")
     if not prompt.strip():
@@ -147,7 +161,7 @@ def _check_prompt(prompt: str | None, limit: int, model: str) -> str:
     return prompt
 
 
-def _check_family_fields(req: ImageGenerateRequest, spec: ModelSpec) -> None:
+def check_family_fields(req: ImageGenerateRequest, spec: ModelSpec) -> None:
     if spec.is_gpt:
         if req.response_format is not None:  # what OpenAI answers for GPT image models
             raise UnknownParameter("Unknown parameter: 'response_format'.", param="response_format")
@@ -155,13 +169,13 @@ def _check_family_fields(req: ImageGenerateRequest, spec: ModelSpec) -> None:
     else:
         unsupported = [*GPT_ONLY_FIELDS] + (["style"] if spec.family == "dall-e-2" else [])
     for name in unsupported:
-        if getattr(req, name) is not None:
+        if getattr(req, name, None) is not None:  # edits have no `style`
             raise UnsupportedParameter(
                 f"Unsupported parameter: '{name}' is not supported with model '{spec.name}'.", param=name
             )
 
 
-def _check_extensions(req: ImageGenerateRequest, spec: ModelSpec, prompt_limit: int) -> None:
+def check_extensions(req: ImageGenerateRequest, spec: ModelSpec, prompt_limit: int) -> None:
     capabilities = spec.engine.capabilities
     for name in EXTENSIONS:
         if getattr(req, name) is not None and name not in capabilities.extensions:
@@ -183,7 +197,7 @@ def _check_extensions(req: ImageGenerateRequest, spec: ModelSpec, prompt_limit: 
         )
 
 
-def _resolve_size(size: str | None, spec: ModelSpec, prompt: str) -> tuple[int, int]:
+def resolve_size(size: str | None, spec: ModelSpec, prompt: str) -> tuple[int, int]:
     capabilities = spec.engine.capabilities
     if size is None or size == "auto":
         if spec.any_size:
@@ -203,9 +217,9 @@ def _resolve_size(size: str | None, spec: ModelSpec, prompt: str) -> tuple[int, 
         )
     width, height = int(match.group(1)), int(match.group(2))
     if spec.any_size:
-        _check_engine_size(width, height, capabilities.size_multiple, spec.name)
+        check_engine_size(width, height, capabilities.size_multiple, spec.name)
     elif spec.family == "gpt-image-2" and size not in presets:
-        _check_custom_size(width, height)
+        check_custom_size(width, height)
     if width * height > spec.max_pixels:
         raise InvalidRequest(
             f"Invalid 'size': {size} is {width * height:,} pixels, over the {spec.max_pixels:,} pixels "
@@ -222,7 +236,7 @@ def _auto_size(prompt: str) -> str:
     return "1024x1024"
 
 
-def _check_engine_size(width: int, height: int, multiple: int, model: str) -> None:
+def check_engine_size(width: int, height: int, multiple: int, model: str) -> None:
     if width < multiple or height < multiple or width % multiple or height % multiple:
         raise InvalidRequest(
             f"Invalid 'size': model '{model}' cannot make {width}x{height}: width and height must be positive "
@@ -230,7 +244,7 @@ def _check_engine_size(width: int, height: int, multiple: int, model: str) -> No
         )
 
 
-def _check_custom_size(width: int, height: int) -> None:
+def check_custom_size(width: int, height: int) -> None:
     size, pixels = f"{width}x{height}", width * height
     problem = None
     if width % 16 or height % 16:
@@ -245,7 +259,7 @@ def _check_custom_size(width: int, height: int) -> None:
         raise InvalidRequest(f"Invalid 'size': '{size}' is not supported: {problem}.", param="size")
 
 
-def _resolve_quality(quality: str | None, spec: ModelSpec) -> tuple[Quality, Literal["low", "medium", "high"] | None]:
+def resolve_quality(quality: str | None, spec: ModelSpec) -> tuple[Quality, Literal["low", "medium", "high"] | None]:
     allowed = GPT_QUALITIES if spec.is_gpt else DALLE_QUALITIES[spec.family]
     if quality is not None and quality != "auto" and quality not in allowed:
         supported = ", ".join(f"'{q}'" for q in (*allowed, "auto"))
@@ -258,7 +272,7 @@ def _resolve_quality(quality: str | None, spec: ModelSpec) -> tuple[Quality, Lit
     return ("high" if quality == "hd" else "medium"), None
 
 
-def _check_compression(compression: int | None, output_format: str) -> None:
+def check_compression(compression: int | None, output_format: str) -> None:
     if compression is not None and output_format == "png":
         raise InvalidRequest(
             "Invalid 'output_compression': compression is only supported for the 'jpeg' and 'webp' output formats.",
@@ -266,7 +280,7 @@ def _check_compression(compression: int | None, output_format: str) -> None:
         )
 
 
-def _resolve_background(background: str | None, spec: ModelSpec, output_format: str, prompt: str) -> Literal["transparent", "opaque"]:
+def resolve_background(background: str | None, spec: ModelSpec, output_format: str, prompt: str) -> Literal["transparent", "opaque"]:
     if background == "transparent":
         if output_format == "jpeg":
             raise InvalidRequest("Transparent background is not supported for JPEG output format.", param="background")

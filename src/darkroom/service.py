@@ -1,6 +1,10 @@
 """Runs one image request end to end: rules -> moderation -> scheduler -> engine -> encode -> response.
 
-Nothing here knows about HTTP. The engine work goes through each engine's worker
+Generations, edits and variations take the same path; they differ only in their rules (`rules.py`,
+`edit_rules.py`: an edit's uploads are decoded there, in the encode pool) and in the job the engine
+gets. An edit's output gets the first input's pixels back wherever its mask kept them. A streaming
+request passes a `Progress`, which hears when the request was admitted and each partial image
+(`streaming.py` turns those into events). Nothing here knows about HTTP. The engine work goes through each engine's worker
 (`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
 calls in threads of its own; encoding and storing run in a pool sized to the cores, so the `n`
 images of a request are encoded in parallel and encoding overlaps the engine's next batch. Every
@@ -16,17 +20,21 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .catalog import Catalog
-from .engines.base import Engine, Generation, GenerationJob
+from .edit_rules import DEFAULT_EDIT_MODEL, plan_edit, plan_variation
+from .engines.base import Engine, Generation, GenerationJob, PartialCallback
 from .errors import DarkroomError, GatewayTimeout, InvalidRequest, ModerationBlocked, ServerError, ServiceUnavailable
 from .loading import EngineLoader
 from .moderation import check_prompt
 from .postprocess.encode import b64, encode
+from .postprocess.sources import paste_unmasked
 from .postprocess.tokens import generation_usage
+from .protocol.edits import ImageEditRequest, ImageVariationRequest, Uploads
 from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
 from .rules import GenerationPlan, model_name, plan_generation
 from .scheduling.worker import EngineWorker, Ticket
@@ -49,7 +57,7 @@ class Outcome:
     """A finished request: the response and the figures worth logging."""
 
     response: ImagesResponse
-    seed: int
+    plan: GenerationPlan
     queue_seconds: float
     engine_seconds: float
     encode_seconds: float
@@ -58,8 +66,9 @@ class Outcome:
 
 class ImageService:
     def __init__(self, catalog: Catalog, store: LocalImageStore, prompt_limits: dict[str, int],
-                 request_timeout: float = 590.0) -> None:
+                 request_timeout: float = 590.0, max_input_pixels: int = 16_777_216) -> None:
         self.catalog = catalog
+        self.max_input_pixels = max_input_pixels
         self.store = store
         self.prompt_limits = prompt_limits
         self.request_timeout = request_timeout
@@ -113,7 +122,23 @@ class ImageService:
 
     # ---- one request ------------------------------------------------------------------------------
 
-    async def generate(self, req: ImageGenerateRequest, ctx: RequestContext) -> Outcome:
+    async def generate(self, req: ImageGenerateRequest, ctx: RequestContext,
+                       progress: Progress | None = None) -> Outcome:
+        return await self._admitted(model_name(req), ctx, progress,
+                                    lambda: plan_generation(req, self.catalog, self.prompt_limits))
+
+    async def edit(self, req: ImageEditRequest, uploads: Uploads, ctx: RequestContext,
+                   progress: Progress | None = None) -> Outcome:
+        return await self._admitted(req.model or DEFAULT_EDIT_MODEL, ctx, progress, lambda: plan_edit(
+            req, uploads, self.catalog, self.prompt_limits, self.max_input_pixels), decodes=True)
+
+    async def vary(self, req: ImageVariationRequest, uploads: Uploads, ctx: RequestContext) -> Outcome:
+        return await self._admitted(req.model or "dall-e-2", ctx, None, lambda: plan_variation(
+            req, uploads, self.catalog, self.max_input_pixels), decodes=True)
+
+    async def _admitted(self, model: str, ctx: RequestContext, progress: Progress | None,
+                        plan: Callable[[], GenerationPlan], decodes: bool = False) -> Outcome:
+        """Run one request under the server's admission rules: not while draining, within the deadline."""
         if self.draining:
             raise ServiceUnavailable("The server is shutting down. Retry shortly.", code="shutting_down",
                                      headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)})
@@ -123,13 +148,13 @@ class ImageService:
         self._deadlines.add(deadline)
         try:
             async with deadline:
-                return await self._generate(req, ctx)
+                return await self._run(model, ctx, progress, plan, decodes)
         except TimeoutError:
             if self._abandoned:
                 raise ServiceUnavailable("The server shut down before this request finished. Retry shortly.",
                                          code="shutting_down",
                                          headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)}) from None
-            spec = self.catalog.find(model_name(req))
+            spec = self.catalog.find(model)
             if spec is not None:
                 self.worker_for(spec.engine).figures.timed_out += 1
             log.warning("%s timed out after %.0f s", ctx.request_id, self.request_timeout)
@@ -141,21 +166,25 @@ class ImageService:
             if not self._active:
                 self._idle.set()
 
-    async def _generate(self, req: ImageGenerateRequest, ctx: RequestContext) -> Outcome:
-        # 1. The model must be loaded; then the rules: every check before any work.
-        spec = self.catalog.find(model_name(req))
+    async def _run(self, model: str, ctx: RequestContext, progress: Progress | None,
+                   make_plan: Callable[[], GenerationPlan], decodes: bool) -> Outcome:
+        # 1. The model must be loaded; then the rules: every check before any work (uploads are
+        #    decoded in the pool, off the event loop).
+        spec = self.catalog.find(model)
         if spec is not None:
             self.loader.check_ready(spec)
-        plan = plan_generation(req, self.catalog, self.prompt_limits)
+        loop = asyncio.get_running_loop()
+        plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()
         # 2. Prompt moderation.
         self._moderate(plan, ctx)
         # 3. The engine, through its worker's queue (batched with other requests where it can be).
         worker = self.worker_for(plan.spec.engine)
-        ticket = worker.submit(_job(plan))
+        ticket = worker.submit(_job(plan, progress.partial if progress and plan.partial_images else None))
+        if progress is not None:
+            progress.started(plan)
         generation = self._checked(plan, await self._result(ticket, plan))
         engine_done = time.monotonic()
         # 4. Encode (and store, for url responses) each image in the pool, in parallel.
-        loop = asyncio.get_running_loop()
         data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
                                       for image in generation.images))
         encode_s = time.monotonic() - engine_done
@@ -164,10 +193,10 @@ class ImageService:
         worker.figures.encode_seconds.add(encode_s)
         started = ticket.started or ticket.enqueued
         queue_s, engine_s = started - ticket.enqueued, engine_done - started
-        log.info("%s generated model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
-                 "encode_ms=%.1f", ctx.request_id, plan.spec.name, plan.size, plan.n, plan.output_format,
-                 plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
-        return Outcome(self._response(plan, list(data)), plan.seeds[0], queue_s, engine_s, encode_s, info)
+        log.info("%s %s model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
+                 "encode_ms=%.1f", ctx.request_id, _DONE[plan.operation], plan.spec.name, plan.size, plan.n,
+                 plan.output_format, plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
+        return Outcome(self._response(plan, list(data)), plan, queue_s, engine_s, encode_s, info)
 
     async def _result(self, ticket: Ticket, plan: GenerationPlan) -> Generation:
         try:
@@ -181,6 +210,8 @@ class ImageService:
             raise ServerError("The image engine failed while generating this request.") from exc
 
     def _moderate(self, plan: GenerationPlan, ctx: RequestContext) -> None:
+        if plan.operation == "variation":  # no prompt; output checks come with image moderation
+            return
         categories = check_prompt(plan.prompt, plan.moderation)
         if not categories:
             return
@@ -206,8 +237,22 @@ class ImageService:
             raise ServerError("The image engine returned images of the wrong shape.")
         return generation
 
+    async def encode_partial_async(self, plan: GenerationPlan, pixels: np.ndarray) -> str:
+        """A partial image as base64 in the request's format, encoded in the pool (see `streaming.py`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._encode_pool, self._encode_partial, plan, pixels)
+
+    def _encode_partial(self, plan: GenerationPlan, pixels: np.ndarray) -> str:
+        return b64(encode(self._unmasked(plan, pixels), plan.output_format, plan.output_compression))
+
+    def _unmasked(self, plan: GenerationPlan, pixels: np.ndarray) -> np.ndarray:
+        """An edit's output with the first input's pixels back wherever the mask kept them."""
+        if plan.source is None or plan.source.repaint is None:
+            return pixels
+        return paste_unmasked(plan.source.images[0], pixels, plan.source.repaint)
+
     def _finish(self, plan: GenerationPlan, pixels: np.ndarray, ctx: RequestContext) -> Image:
-        blob = encode(pixels, plan.output_format, plan.output_compression)
+        blob = encode(self._unmasked(plan, pixels), plan.output_format, plan.output_compression)
         revised = plan.prompt if plan.spec.family == "dall-e-3" else None
         if plan.response_format == "url":
             name = self.store.save(blob, plan.output_format)
@@ -222,14 +267,37 @@ class ImageService:
         response.output_format = plan.output_format
         response.size = plan.size
         response.quality = plan.quality
-        response.usage = generation_usage(plan.spec.family, plan.quality, plan.width, plan.height, plan.n, plan.prompt)
+        response.usage = generation_usage(plan.spec.family, plan.quality, plan.width, plan.height, plan.n,
+                                          plan.prompt, plan.input_sizes)
         return response
 
 
-def _job(plan: GenerationPlan) -> GenerationJob:
+_DONE = {"generate": "generated", "edit": "edited", "variation": "varied"}
+
+
+def _job(plan: GenerationPlan, on_partial: PartialCallback | None) -> GenerationJob:
     return GenerationJob(
         prompt=plan.prompt, width=plan.width, height=plan.height, quality=plan.engine_quality,
         seeds=plan.seeds, transparent=plan.background == "transparent", style=plan.style,
         steps=plan.steps, guidance_scale=plan.guidance_scale, negative_prompt=plan.negative_prompt,
-        scheduler=plan.scheduler,
+        scheduler=plan.scheduler, operation=plan.operation, source=plan.source,
+        partial_images=plan.partial_images if on_partial else 0, on_partial=on_partial,
     )
+
+
+class Progress:
+    """What a streaming request hears while it runs: when it was admitted, and each partial image.
+
+    `partial` is called from the engine's thread; it only hands the pixels over to the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.admitted: asyncio.Future[GenerationPlan] = self._loop.create_future()
+        self.partials: asyncio.Queue[tuple[int, int, np.ndarray]] = asyncio.Queue()
+
+    def started(self, plan: GenerationPlan) -> None:
+        self.admitted.set_result(plan)
+
+    def partial(self, image: int, index: int, pixels: np.ndarray) -> None:
+        self._loop.call_soon_threadsafe(self.partials.put_nowait, (image, index, pixels))

@@ -56,14 +56,16 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.catalog = catalog
-    app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds)
+    app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds,
+                                     settings.max_input_pixels)
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(images.links)
     app.include_router(images.router, dependencies=[Depends(auth)])
     app.include_router(models.router, dependencies=[Depends(auth)])
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    uploads = {path: settings.max_upload_bytes for path in ("/v1/images/edits", "/v1/images/variations")}
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, path_caps=uploads)
     return app
 
 

@@ -1,4 +1,9 @@
-"""`POST /v1/images/generations`, and the signed links that `url` responses point at."""
+"""`POST /v1/images/generations`, `/edits` and `/variations`, and the signed links of `url` responses.
+
+Thin: read the body (JSON, or a multipart form read in memory with `protocol/multipart.py`), hand
+it to the service, send the outcome back: JSON, or a `text/event-stream` when `stream` is true
+(`sse.py`). Errors raised here reach the client through `errors.py`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from ..postprocess.encode import MEDIA_TYPES
+from ..protocol.edits import ImageEditJSONRequest, ImageEditRequest, ImageVariationRequest, from_form, uploads_from_json
 from ..protocol.images import ImageGenerateRequest
+from ..protocol.multipart import FormLimits, read_form
 from ..protocol.validation import parse_json_body
-from ..service import ImageService, RequestContext
+from ..service import ImageService, Outcome, RequestContext
+from .sse import stream_response
 
 log = logging.getLogger("darkroom.api")
 router = APIRouter()
@@ -29,12 +37,45 @@ class ClientDisconnected(Exception):
 async def create_generation(request: Request) -> Response:
     req = parse_json_body(await request.body(), request.headers.get("content-type"), ImageGenerateRequest)
     service: ImageService = request.app.state.service
+    ctx = _context(request)
+    if req.stream:
+        return await stream_response(request, lambda progress: service.generate(req, ctx, progress),
+                                     "image_generation")
+    return await _respond(request, service.generate(req, ctx))
+
+
+@router.post("/v1/images/edits")
+async def create_edit(request: Request) -> Response:
+    content_type = request.headers.get("content-type")
+    if _media_type(content_type) == "application/json":
+        body = parse_json_body(await request.body(), content_type, ImageEditJSONRequest)
+        req, uploads = body, await asyncio.to_thread(uploads_from_json, body)
+    else:
+        form = await read_form(request.stream(), content_type, _form_limits(request))
+        req, uploads = from_form(form, ImageEditRequest, ("image", "mask"))
+    service: ImageService = request.app.state.service
+    ctx = _context(request)
+    if req.stream:
+        return await stream_response(request, lambda progress: service.edit(req, uploads, ctx, progress),
+                                     "image_edit")
+    return await _respond(request, service.edit(req, uploads, ctx))
+
+
+@router.post("/v1/images/variations")
+async def create_variation(request: Request) -> Response:
+    form = await read_form(request.stream(), request.headers.get("content-type"), _form_limits(request))
+    req, uploads = from_form(form, ImageVariationRequest, ("image",))
+    service: ImageService = request.app.state.service
+    return await _respond(request, service.vary(req, uploads, _context(request)))
+
+
+async def _respond(request: Request, work: Awaitable[Outcome]) -> Response:
     try:
-        outcome = await until_disconnect(request, service.generate(req, _context(request)))
+        outcome = await until_disconnect(request, work)
     except ClientDisconnected:
         return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
     headers = {
-        "x-darkroom-seed": str(outcome.seed),
+        "x-darkroom-seed": str(outcome.plan.seeds[0]),
         "x-darkroom-queue-ms": f"{outcome.queue_seconds * 1000:.2f}",
         "x-darkroom-engine-ms": f"{outcome.engine_seconds * 1000:.2f}",
         "x-darkroom-encode-ms": f"{outcome.encode_seconds * 1000:.2f}",
@@ -69,6 +110,14 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
         log.info("%s client disconnected; its work was cancelled", request.state.request_id)
         raise ClientDisconnected()
     return task.result()
+
+
+def _form_limits(request: Request) -> FormLimits:
+    return FormLimits(max_file_bytes=request.app.state.settings.max_upload_file_bytes)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _context(request: Request) -> RequestContext:

@@ -2,7 +2,8 @@
 
 - gives the request an id (`x-request-id` on every response, success or error);
 - adds `openai-processing-ms`;
-- caps the request body at `max_body_bytes` (413 in the envelope), counting chunked bodies too;
+- caps the request body (413 in the envelope), counting chunked bodies too: at `max_body_bytes`, or
+  at a path's own cap (`path_caps`: the upload endpoints take images);
 - turns any exception that escaped the routers into a sanitised 500, so the id header is never lost.
 """
 
@@ -22,9 +23,10 @@ log = logging.getLogger("darkroom.access")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_caps: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.path_caps = path_caps or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,10 +46,9 @@ class RequestContextMiddleware:
                 headers["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
             await send(message)
 
-        too_large = PayloadTooLarge(
-            f"Request body too large: the limit is {self.max_body_bytes} bytes.", param=None
-        )
-        if _content_length(scope) > self.max_body_bytes:
+        cap = self.path_caps.get(scope["path"].rstrip("/"), self.max_body_bytes)
+        too_large = PayloadTooLarge(f"Request body too large: the limit is {cap} bytes.", param=None)
+        if _content_length(scope) > cap:
             await error_response(too_large)(scope, receive, send_with_headers)
             return
         received = 0
@@ -57,7 +58,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > cap:
                     raise too_large
             return message
 

@@ -8,8 +8,10 @@ Output image tokens per image:
 Input text tokens: OpenAI counts with the o200k_base tokenizer, whose vocabulary cannot be
 downloaded here, so Darkroom approximates it: a run of letters is one token per started 8 letters
 (most English words are one token), a run of digits one token per 3 digits, each run of
-punctuation one token, and every other character (CJK, emoji) one token. Generations have no
-input image tokens. Output text tokens are 0.
+punctuation one token, and every other character (CJK, emoji) one token. Output text tokens are 0.
+Input image tokens (edits): OpenAI publishes no formula for image models, so Darkroom uses its
+vision formula: the image scaled to fit 2048x2048, then its short side to 768, counted in 512-pixel
+tiles, 85 + 170 per tile (1024x1024: 765). Generations and variations have no input image tokens.
 """
 
 from __future__ import annotations
@@ -48,14 +50,24 @@ def text_tokens(text: str) -> int:
     return count
 
 
-def generation_usage(family: str, quality: str, width: int, height: int, n: int, prompt: str) -> Usage:
-    """The `usage` object of a generation response."""
+def input_image_tokens(width: int, height: int) -> int:
+    """Input tokens for one uploaded image (see the module docstring)."""
+    scale = min(1.0, 2048 / max(width, height))
+    scale *= min(1.0, 768 / (min(width, height) * scale))
+    tiles = math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+    return 85 + 170 * tiles
+
+
+def generation_usage(family: str, quality: str, width: int, height: int, n: int, prompt: str,
+                     inputs: tuple[tuple[int, int], ...] = ()) -> Usage:
+    """The `usage` object of a response: `inputs` are the sizes of an edit's uploaded images."""
     text = text_tokens(prompt)
+    images = sum(input_image_tokens(w, h) for w, h in inputs)
     output = image_tokens(family, quality, width, height) * n
     return Usage(
-        input_tokens=text,
-        input_tokens_details=InputTokensDetails(text_tokens=text, image_tokens=0),
+        input_tokens=text + images,
+        input_tokens_details=InputTokensDetails(text_tokens=text, image_tokens=images),
         output_tokens=output,
         output_tokens_details=OutputTokensDetails(image_tokens=output, text_tokens=0),
-        total_tokens=text + output,
+        total_tokens=text + images + output,
     )
