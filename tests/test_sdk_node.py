@@ -1,8 +1,9 @@
 """The seed scenario with the official npm `openai` SDK, against the same live `darkroom serve`.
 
-The Node side lives in tests/node (a `node:test` file plus a tiny PNG/JPEG/WebP decoder); this module
-starts nothing itself but runs node against the session's `server` fixture. It also runs the Node
-docs example, examples/hero_images.mjs, and checks the files it writes with Pillow.
+The Node side lives in tests/node (`node:test` files plus a tiny PNG/JPEG/WebP decoder); this module
+starts nothing itself but runs node against the session's `server` fixture: the seed scenario, and
+streaming, edits and variations (images_api.test.mjs, whose input images are written here with Pillow).
+It also runs the Node docs example, examples/hero_images.mjs, and checks the files it writes with Pillow.
 
 The SDK is installed with `npm ci --prefix tests/node` (or `npm install --prefix tests/node`). Without
 it these tests fail on purpose: skipping would let CI lose the Node coverage without anyone noticing.
@@ -16,7 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from .test_examples import check_hero_images
 
@@ -61,6 +64,34 @@ def test_node_sdk_seed_scenario(server):
                 env={"DARKROOM_BASE_URL": server.v1, "DARKROOM_API_KEY": server.api_key})
     passed = re.search(r"^ℹ pass (\d+)$", proc.stdout, re.M)
     if proc.returncode != 0 or "ℹ fail 0" not in proc.stdout or not passed or int(passed.group(1)) < 20:
+        pytest.fail(f"node --test failed: {_explain(proc, server)}", pytrace=False)
+
+
+def write_image_fixtures(folder: Path) -> Path:
+    """The input images tests/node/images_api.test.mjs uploads (Node has no PNG or JPEG encoder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:1024, 0:1024]
+    scene = np.dstack([x // 4, y // 4, (x ^ y) % 256]).astype(np.uint8)
+    Image.fromarray(scene).save(folder / "scene.png")
+    alpha = np.full((1024, 1024), 255, np.uint8)
+    alpha[256:768, 256:768] = 0  # the square to repaint; images_api.test.mjs calls it MASKED
+    Image.fromarray(np.dstack([np.zeros((1024, 1024, 3), np.uint8), alpha])).save(folder / "mask.png")
+    Image.new("RGBA", (512, 512), (0, 0, 0, 0)).save(folder / "small-mask.png")
+    Image.fromarray(scene[:900, :600]).save(folder / "photo.jpg", quality=90)
+    Image.fromarray(scene[::4, ::4]).save(folder / "square.png")
+    Image.fromarray(scene[:256, :512]).save(folder / "wide.png")
+    return folder
+
+
+def test_node_sdk_images_api(server, tmp_path):
+    """Streaming, edits and variations with the npm SDK: tests/node/images_api.test.mjs."""
+    node = _node()
+    fixtures = write_image_fixtures(tmp_path / "fixtures")
+    proc = _run([node, "--test", "--test-reporter=spec", "tests/node/images_api.test.mjs"], cwd=REPO,
+                env={"DARKROOM_BASE_URL": server.v1, "DARKROOM_API_KEY": server.api_key,
+                     "DARKROOM_FIXTURES": str(fixtures)})
+    passed = re.search(r"^ℹ pass (\d+)$", proc.stdout, re.MULTILINE)
+    if proc.returncode != 0 or "ℹ fail 0" not in proc.stdout or not passed or int(passed.group(1)) < 14:
         pytest.fail(f"node --test failed: {_explain(proc, server)}", pytrace=False)
 
 

@@ -71,8 +71,8 @@ REFUSALS = [
     Refusal("unknown-model", dict(model="gpt-image-9", prompt=HERO), openai.BadRequestError, "invalid_value", "model"),
     Refusal("jpeg-transparent", dict(model="gpt-image-1", prompt=HERO, background="transparent", output_format="jpeg"),
             openai.BadRequestError, "invalid_value", "background"),
-    Refusal("stream", dict(model="gpt-image-1", prompt=HERO, stream=True), openai.BadRequestError,
-            "unsupported_value", "stream"),
+    Refusal("stream-dalle2", dict(model="dall-e-2", prompt=HERO, stream=True), openai.BadRequestError,
+            "unsupported_parameter", "stream"),
 ]
 
 

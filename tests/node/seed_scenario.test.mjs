@@ -172,8 +172,8 @@ const REFUSALS = [
   ['unknown-model', { model: 'gpt-image-9', prompt: HERO }, OpenAI.BadRequestError, 400, 'invalid_value', 'model'],
   ['jpeg-transparent', { model: 'gpt-image-1', prompt: HERO, background: 'transparent', output_format: 'jpeg' },
     OpenAI.BadRequestError, 400, 'invalid_value', 'background'],
-  ['stream', { model: 'gpt-image-1', prompt: HERO, stream: true },
-    OpenAI.BadRequestError, 400, 'unsupported_value', 'stream'],
+  ['stream-dalle2', { model: 'dall-e-2', prompt: HERO, stream: true },
+    OpenAI.BadRequestError, 400, 'unsupported_parameter', 'stream'],
 ];
 
 /** Awaits a call that must fail and returns the error after checking the fields every SDK user reads. */

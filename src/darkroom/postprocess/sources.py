@@ -2,10 +2,11 @@
 
 Uploaded bytes are untrusted. The format is sniffed from magic bytes, never from a filename or a
 part's Content-Type. The pixel count is checked from the header before anything is decoded: a
-20000x20000 PNG of one colour is a few hundred bytes. Pillow's plugin classes are opened directly, so
-`Image.open`'s global decompression-bomb check (a warning, then an error, at its own fixed limit) never
-fires. WebP is the exception: its decoder allocates the canvas when the file is opened, so its size is
-read from the RIFF header first. Every failure to decode becomes a 400 that names the field.
+20000x20000 PNG of one colour is under 400 KB. Files are opened through Pillow's plugin classes, not
+`Image.open`, whose process-wide decompression-bomb check (a warning, then an error, at its own fixed
+limit) would otherwise pre-empt ours. PNG and JPEG only parse their headers when opened; libwebp
+allocates the canvas at open, so a WebP's size is read from its RIFF header first. Every failure to
+decode becomes a 400 that names the field.
 
 Pixels are uint8 C-contiguous (H, W, 3), or (H, W, 4) when the image has alpha. All functions are
 pure and synchronous; callers run them in a thread.
@@ -31,7 +32,7 @@ _OPENERS: dict[str, type[ImageFile.ImageFile]] = {
     "jpeg": JpegImagePlugin.JpegImageFile,
     "webp": WebPImagePlugin.WebPImageFile,
 }
-# What Pillow raises on bad data (its own fuzzers see OSError and SyntaxError; the rest are defensive).
+# What Pillow raises on malformed data. Wide on purpose: each of these means a bad file, not a server fault.
 _CORRUPT = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
 _MASK_WITHOUT_ALPHA = (
     "Invalid 'mask': the mask must be a PNG with an alpha channel; fully transparent areas mark where to edit."
@@ -95,7 +96,8 @@ def load_image(
 def fit(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale to cover width x height keeping the aspect ratio, then centre-crop (Lanczos; alpha alongside).
 
-    Returns `pixels` itself when it is already that size.
+    Returns `pixels` itself when it is already that size. Pillow resizes RGBA premultiplied, so colour
+    does not bleed out of transparent areas (whose RGB comes back as 0).
     """
     if pixels.shape[:2] == (height, width):
         return pixels

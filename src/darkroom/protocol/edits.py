@@ -126,11 +126,15 @@ def _ref(ref: ImageRef, where: str) -> Upload:
 
 def from_form(form: Form, model: type[M], file_fields: tuple[str, ...]) -> tuple[M, Uploads]:
     """Validate a multipart form against `model`; files may only come in `file_fields`."""
-    for name in form.fields:
+    texts = dict(form.fields)
+    for name, values in form.fields.items():
         if _base(name) in file_fields:
+            if values == [""]:  # `curl -F mask=`: absent, like any other empty value
+                del texts[name]
+                continue
             raise InvalidRequest(f"Invalid '{_base(name)}': expected a file upload, but got a text field.",
                                  param=_base(name))
-    body = {name: _scalar(name, values, model) for name, values in form.fields.items()}
+    body = {name: _scalar(name, values, model) for name, values in texts.items()}
     parsed = validate({name: value for name, value in body.items() if value is not None}, model)
     return parsed, _uploads(form.files, file_fields)
 

@@ -46,7 +46,7 @@ class Form:
 @dataclass(frozen=True, slots=True)
 class FormLimits:
     max_file_bytes: int = 50 * 2**20  # any one file part
-    max_field_bytes: int = 64 * 2**10  # any one text part (the longest prompt is 32,000 characters)
+    max_field_bytes: int = 160 * 2**10  # any one text part: a 32,000-character prompt is up to 128,000 UTF-8 bytes
     max_parts: int = 64
 
 
