@@ -190,6 +190,9 @@ def test_engine_declares_its_capabilities():
     assert engine.capabilities.native_alpha is True
     assert engine.capabilities.max_pixels == 3840 * 2160
     assert engine.capabilities.max_batch == 16
+    assert engine.capabilities.operations == {"generate", "edit", "variation"}
+    assert engine.capabilities.max_source_images == 16
+    assert engine.capabilities.partial_images is True
 
 
 @pytest.mark.parametrize("transparent", [False, True])
@@ -218,3 +221,79 @@ def test_tiled_filling_matches_evaluating_every_pixel(monkeypatch):
         exact = render(prompt, 600, 400, seed=3, quality="high")
         monkeypatch.undo()
         assert np.array_equal(tiled, exact)
+
+
+# ---- partial images -------------------------------------------------------------------------------
+
+
+def render_with_partials(prompt, width, height, k, **kw):
+    partials = []
+    final = render(prompt, width, height, partials=k, on_partial=lambda i, px: partials.append((i, px.copy())), **kw)
+    return partials, final
+
+
+PARTIAL_CASES = [(TODO, 640, 384, "medium", False), ("a calm night over the mountains", 300, 500, "high", False),
+                 ("red sunset city skyline", 1024, 768, "low", False), ("a beach by the ocean", 256, 256, "low", False),
+                 ("a person with a laptop", 512, 320, "medium", True), (TODO, 1024, 640, "low", True),
+                 ("green forest, pastel", 333, 222, "high", True)]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize(("prompt", "width", "height", "quality", "transparent"), PARTIAL_CASES)
+def test_partials_are_distinct_snapshots_shaped_as_the_final_image(prompt, width, height, quality, transparent, k):
+    partials, final = render_with_partials(prompt, width, height, k, seed=3, quality=quality, transparent=transparent)
+    assert [i for i, _ in partials] == list(range(k))
+    pictures = [px for _, px in partials] + [final]
+    for px in pictures:
+        assert px.shape == (height, width, 4 if transparent else 3) and px.dtype == np.uint8
+        assert px.flags["C_CONTIGUOUS"]
+    for before, after in zip(pictures, pictures[1:]):
+        assert not np.array_equal(before, after)
+    for px in pictures[:-1]:
+        assert not np.array_equal(px, final)
+
+
+@pytest.mark.parametrize(("prompt", "width", "height", "quality", "transparent"), PARTIAL_CASES)
+def test_partials_leave_the_final_image_byte_identical(prompt, width, height, quality, transparent):
+    plain = render(prompt, width, height, seed=8, quality=quality, transparent=transparent)
+    for k in (1, 2, 3):
+        _, final = render_with_partials(prompt, width, height, k, seed=8, quality=quality, transparent=transparent)
+        assert np.array_equal(final, plain), k
+
+
+def test_partials_progress_toward_the_final_image():
+    """Each snapshot is closer to the final picture than the one before it (sky, landscape, subjects)."""
+    for prompt in (TODO, "a calm night over the mountains", "red sunset city skyline"):
+        partials, final = render_with_partials(prompt, 512, 384, 3, seed=2, quality="medium")
+        distances = [mean_abs_diff(px, final) for _, px in partials]
+        assert distances == sorted(distances, reverse=True)
+        assert partials[0][1].reshape(-1, 3).max(1).min() > 0, "the sky snapshot covers the whole frame"
+
+
+def test_transparent_partials_show_the_subjects_being_drawn():
+    partials, final = render_with_partials("a person with a laptop", 400, 300, 3, seed=1, quality="high",
+                                           transparent=True)
+    opaque = [int((px[..., 3] > 0).sum()) for _, px in partials] + [int((final[..., 3] > 0).sum())]
+    assert opaque == sorted(opaque) and opaque[0] < opaque[-1]
+
+
+def test_engine_sends_partials_per_image_in_order():
+    engine = SketchEngine()
+    got = []
+    job = GenerationJob(prompt=TODO, width=256, height=192, quality="medium", seeds=(5, 6), partial_images=2,
+                        on_partial=lambda image, index, px: got.append((image, index, px.shape)))
+    images = engine.generate(job).images
+    assert [(image, index) for image, index, _ in got] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(shape == (192, 256, 3) for _, _, shape in got)
+    assert np.array_equal(images[1], render(TODO, 256, 192, seed=6, quality="medium"))
+
+
+def test_no_partials_without_a_callback():
+    job = GenerationJob(prompt=TODO, width=64, height=64, quality="medium", seeds=(1,), partial_images=3)
+    assert np.array_equal(SketchEngine().generate(job).images[0], render(TODO, 64, 64, seed=1, quality="medium"))
+
+
+def test_engine_refuses_an_unknown_operation():
+    job = GenerationJob(prompt=TODO, width=64, height=64, quality="medium", seeds=(1,), operation="upscale")
+    with pytest.raises(ValueError, match="upscale"):
+        SketchEngine().generate(job)

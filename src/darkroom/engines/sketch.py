@@ -6,27 +6,57 @@ or a simple figure) from a handful of prompt keywords and a seeded random genera
 the whole Image API works offline, in CI, and for anyone testing an Image API client: the same
 prompt, size, seed, quality, style and transparency give byte-identical pixels in any process.
 
+Edits and variations (`sketch_edit.py`) work on the input images with the same palette:
+- an edit without a mask restyles the whole input: its luminance, smoothed and posterised into
+  4/6/8 bands (low/medium/high), is mapped onto the prompt's palette, inked along the band edges,
+  and mixed with the original colours by `source.strength`;
+- an edit with a mask redraws the masked area only: the restyled input with the prompt's subjects
+  drawn over it (wherever repaint is 0 the output is the input);
+- extra input images are colour references: their dominant colours tint the palette;
+- a variation rebuilds the input as a mosaic, tile by tile: a seeded grid whose tiles are shuffled,
+  some mirrored, and hue-rotated (luminance kept) by a seeded angle scaled by `source.strength`.
+
+Partial images (`job.partial_images` = k, up to 3) are snapshots of the real canvas, taken before
+the picture is finished and never changing it: a generation sends the sky, then the landscape, then
+the subjects half drawn (k=1: the landscape; k=2: the sky and the landscape; a transparent picture:
+its subjects at 1/(k+1), 2/(k+1)... of their drawing). Edits and variations send their own stages.
+
 The drawing primitives (shapes as signed distance functions, the canvas) are in `sketch_canvas.py`,
-the colour and mood tables in `sketch_palette.py`. With a transparent background the backdrop is
-left out and only the subjects are drawn, so the alpha is real.
+the subjects in `sketch_subjects.py`, the colour and mood tables in `sketch_palette.py`. With a
+transparent background the backdrop is left out and only the subjects are drawn, so the alpha is real.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Capabilities, Engine, Generation, GenerationJob
-from .sketch_canvas import (F32, Canvas, Shape, above, circle, coverage, cut, moved, planes, polygon, rect, ring,
-                            segment)
-from .sketch_palette import Palette, build_palette, prompt_words
+from .base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob
+from .sketch_canvas import (
+    F32,
+    STAGES_FOR,
+    Canvas,
+    Partials,
+    Recorder,
+    above,
+    circle,
+    coverage,
+    cut,
+    planes,
+    polygon,
+    rect,
+    segment,
+)
+from .sketch_palette import RGB, Palette, build_palette, prompt_words, tint_palette
+from .sketch_subjects import Scene, draw_subjects, tree
 
-# Keywords that pick backdrop motifs and subjects; the first two subjects found are drawn.
+# Keywords that pick backdrop motifs.
 MOTIF_WORDS = {
     "mountains": {"mountain", "mountains", "peak", "peaks", "alps", "hiking", "summit", "snow"},
     "city": {"city", "skyline", "town", "buildings", "building", "urban", "downtown", "street"},
@@ -34,29 +64,7 @@ MOTIF_WORDS = {
     "forest": {"forest", "woods", "pine", "pines", "trees", "jungle", "nature", "park"},
     "night": {"night", "moon", "midnight", "stars", "starry", "moonlight", "evening"},
 }
-SUBJECT_WORDS = {
-    "checklist": {"check", "checklist", "todo", "todos", "task", "tasks", "list", "productivity", "planner"},
-    "phone": {"phone", "app", "mobile", "smartphone", "ios", "android"},
-    "laptop": {"laptop", "computer", "desktop", "dashboard", "website", "web", "saas", "analytics"},
-    "figure": {"person", "people", "man", "woman", "girl", "boy", "team", "user", "character", "hiker"},
-    "trees": {"tree", "trees", "forest", "woods", "park", "garden", "nature", "pine"},
-}
-FREE_SUBJECTS = ("figure", "cards", "trees", "cards")  # when the prompt names none (cards twice as likely)
 DETAIL = {"low": 0, "medium": 1, "high": 2}
-@dataclass
-class Scene:
-    canvas: Canvas
-    pal: Palette
-    q: int  # detail: 0 low, 1 medium, 2 high
-    night: bool
-
-    def shadow(self, shape: Shape, k: float, opacity: float = 0.22) -> None:
-        if self.q:
-            soft = max(1.0, 0.012 * self.canvas.s)
-            hidden = (soft + 1) / self.canvas.s  # the part under the (opaque) shape itself is skipped
-            cast = cut(moved(shape, 0.012 * k, 0.02 * k), (shape[0], lambda u, v: shape[1](u, v) + F32(hidden)))
-            self.canvas.fill(cast, self.pal.shadow, opacity, soft)
-
 
 # ---- the backdrop ---------------------------------------------------------------------------------
 
@@ -87,14 +95,22 @@ def plan_land(rng: np.random.Generator, water: bool) -> Land:
     return Land(horizon, hills)
 
 
-def draw_sky(sc: Scene, land: Land) -> None:
+def sky_rows(sc: Scene, land: Land, y0: int, y1: int) -> np.ndarray:
+    """The sky gradient of pixel rows y0..y1, as planes (3, rows, 1)."""
     c, pal = sc.canvas, sc.pal
-    v = (np.arange(c.h, dtype=F32) + F32(0.5 - c.h / 2)) / F32(c.s)
+    v = (np.arange(y0, y1, dtype=F32) + F32(0.5 - c.h / 2)) / F32(c.s)
     t = np.clip((v + c.half_h) / (land.horizon + 0.25 + c.half_h), 0, 1)[:, None]
     top, bottom = np.asarray(pal.sky_top, F32), np.asarray(pal.sky_bottom, F32)
-    end = c.row_below(land.lowest(0))  # the first hill hides everything further down
-    c.rgb[:, :end] = planes(top) + planes(bottom - top) * t[:end]
+    return planes(top) + planes(bottom - top) * t
+
+
+def draw_sky(sc: Scene, land: Land) -> int:
+    """The sky down to the first row the first hill hides entirely; returns that row."""
+    c = sc.canvas
+    end = c.row_below(land.lowest(0))
+    c.rgb[:, :end] = sky_rows(sc, land, 0, end)
     c.opaque = True  # the rows below `end` are covered by the hills
+    return end
 
 
 def draw_sun(sc: Scene, rng: np.random.Generator, land: Land) -> None:
@@ -189,10 +205,16 @@ def draw_hills(sc: Scene, land: Land, first: int, stop: int) -> None:
                 c.blend(where, coverage((np.sqrt(gu * gu + gv * gv) - r) * F32(c.s)) * inside * 0.35, pal.hills[3])
 
 
-def draw_backdrop(sc: Scene, rng: np.random.Generator, extra: np.random.Generator, land: Land, motifs) -> None:
-    draw_sky(sc, land)
+def draw_sky_stage(sc: Scene, rng: np.random.Generator, extra: np.random.Generator, land: Land) -> int:
+    """The sky, the sun or moon, clouds, stars or birds; returns the sky's last row (see `draw_sky`)."""
+    end = draw_sky(sc, land)
     draw_sun(sc, rng, land)
     draw_sky_details(sc, extra, land)
+    return end
+
+
+def draw_land_stage(sc: Scene, rng: np.random.Generator, extra: np.random.Generator, land: Land, motifs) -> None:
+    """Everything from the horizon down: mountains, skyline, hills, forest and water, far to near."""
     if "mountains" in motifs:
         draw_mountains(sc, rng, land)
     if "city" in motifs:
@@ -203,142 +225,6 @@ def draw_backdrop(sc: Scene, rng: np.random.Generator, extra: np.random.Generato
     if "water" in motifs:
         draw_water(sc, extra, land)
     draw_hills(sc, land, 2, 3)
-
-
-# ---- subjects -------------------------------------------------------------------------------------
-
-
-def check_mark(sc: Scene, x: float, y: float, s: float, colour) -> None:
-    sc.canvas.fill(segment(x - 0.5 * s, y, x - 0.12 * s, y + 0.38 * s, 0.13 * s), colour)
-    sc.canvas.fill(segment(x - 0.12 * s, y + 0.38 * s, x + 0.52 * s, y - 0.4 * s, 0.13 * s), colour)
-
-
-def draw_checklist(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    w, h, rows = 0.4 * k, 0.46 * k, int(rng.integers(3, 5))
-    done, lengths = rng.random(rows) < 0.6, rng.uniform(0.45, 0.95, rows)
-    card = rect(cx, cy, w, h, 0.035 * k)
-    sc.shadow(card, k)
-    c.fill(card, pal.card)
-    c.fill(rect(cx, cy - h / 2 + 0.065 * k, w - 0.08 * k, 0.045 * k, 0.0225 * k), pal.accent)
-    if sc.q == 2:
-        c.fill(circle(cx + w / 2 - 0.075 * k, cy - h / 2 + 0.065 * k, 0.013 * k), pal.card)
-    gap = (h - 0.17 * k) / rows
-    for i in range(rows):
-        y, bx, b = cy - h / 2 + 0.13 * k + gap * (i + 0.5), cx - w / 2 + 0.075 * k, 0.055 * k
-        box = rect(bx, y, b, b, 0.013 * k)
-        if done[i] or i == 0:
-            c.fill(box, pal.accent2)
-            check_mark(sc, bx, y, b * 0.5, pal.card)
-        else:
-            c.fill(ring(box, 0.004 * k), pal.ink, 0.35)
-        x0, length = bx + 0.06 * k, lengths[i] * (w - 0.2 * k)
-        c.fill(rect(x0 + length / 2, y - (0.008 * k if sc.q == 2 else 0), length, 0.018 * k, 0.009 * k), pal.line)
-        if sc.q == 2:
-            c.fill(rect(x0 + length * 0.3, y + 0.016 * k, length * 0.6, 0.009 * k, 0.0045 * k), pal.line, 0.7)
-
-
-def draw_phone(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    w, h, lengths = 0.25 * k, 0.5 * k, rng.uniform(0.35, 0.9, 3)
-    body = rect(cx, cy, w, h, 0.04 * k)
-    sc.shadow(body, k)
-    c.fill(body, pal.ink)
-    c.fill(rect(cx, cy, w - 0.024 * k, h - 0.024 * k, 0.03 * k), pal.card)
-    c.fill(rect(cx, cy - h / 2 + 0.03 * k, 0.07 * k, 0.016 * k, 0.008 * k), pal.ink)
-    header = rect(cx, cy - h / 2 + 0.1 * k, w - 0.06 * k, 0.075 * k, 0.015 * k)
-    c.fill(header, pal.accent)
-    if sc.q == 2:
-        c.fill(above(circle(cx + w * 0.25, cy - h / 2 + 0.1 * k, 0.05 * k), cy - h / 2 + 0.137 * k), pal.card, 0.25)
-    for i in range(3):
-        y = cy - h / 2 + 0.19 * k + i * 0.075 * k
-        c.fill(circle(cx - w / 2 + 0.055 * k, y, 0.02 * k), (pal.accent2, pal.accent3)[i % 2])
-        length = lengths[i] * (w - 0.12 * k)
-        c.fill(rect(cx - w / 2 + 0.09 * k + length / 2, y, length, 0.016 * k, 0.008 * k), pal.line)
-    c.fill(rect(cx, cy + h / 2 - 0.06 * k, w - 0.1 * k, 0.04 * k, 0.02 * k), pal.accent)
-
-
-def draw_laptop(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    sw, sh, sy, bars = 0.58 * k, 0.36 * k, cy - 0.03 * k, rng.uniform(0.25, 1.0, 6)
-    lid = rect(cx, sy, sw, sh, 0.025 * k)
-    y1 = sy + sh / 2
-    base = polygon([(cx - sw / 2 - 0.04 * k, y1), (cx + sw / 2 + 0.04 * k, y1),
-                    (cx + sw / 2 + 0.08 * k, y1 + 0.035 * k), (cx - sw / 2 - 0.08 * k, y1 + 0.035 * k)])
-    sc.shadow(lid, k)
-    sc.shadow(base, k)
-    c.fill(lid, pal.ink)
-    c.fill(base, pal.line)
-    c.fill(rect(cx, y1 + 0.004 * k, 0.1 * k, 0.008 * k, 0.004 * k), pal.ink, 0.35)
-    c.fill(rect(cx, sy, sw - 0.03 * k, sh - 0.03 * k, 0.012 * k), pal.card)
-    c.fill(rect(cx - sw * 0.18, sy - sh / 2 + 0.05 * k, sw * 0.45, 0.022 * k, 0.011 * k), pal.line)
-    for i, b in enumerate(bars):  # a bar chart
-        x, bh = cx - sw / 2 + 0.06 * k + i * 0.045 * k, b * 0.2 * k
-        c.fill(rect(x, y1 - 0.04 * k - bh / 2, 0.03 * k, bh, 0.008 * k), (pal.accent, pal.accent2)[i % 2])
-    donut = circle(cx + sw * 0.3, sy + 0.02 * k, 0.055 * k)
-    c.fill(ring(donut, 0.014 * k), pal.accent3)
-    if sc.q == 2:
-        c.fill(above(ring(donut, 0.014 * k), sy + 0.02 * k), pal.accent)
-
-
-def draw_figure(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    stride, wave = rng.uniform(0.01, 0.04) * k, rng.uniform(-0.6, 0.6)
-    hip, shoulder = base - 0.14 * k, base - 0.29 * k
-    c.fill(segment(cx - 0.07 * k, base, cx + 0.07 * k, base, 0.01 * k), pal.shadow, 0.2 if sc.q else 0)
-    for side in (-1, 1):
-        c.fill(segment(cx + side * 0.02 * k, hip, cx + side * (0.02 * k + stride), base - 0.015 * k, 0.02 * k), pal.ink)
-    hand = (cx + 0.11 * k + 0.04 * k * math.sin(wave), shoulder - 0.09 * k * math.cos(wave))
-    c.fill(segment(cx + 0.04 * k, shoulder + 0.02 * k, *hand, 0.018 * k), pal.accent)
-    c.fill(segment(cx - 0.04 * k, shoulder + 0.02 * k, cx - 0.075 * k, hip, 0.018 * k), pal.accent)
-    body = rect(cx, (hip + shoulder) / 2 + 0.005 * k, 0.11 * k, hip - shoulder + 0.03 * k, 0.045 * k)
-    sc.shadow(body, k, 0.15)
-    c.fill(body, pal.accent)
-    c.fill(circle(*hand, 0.02 * k), pal.skin)
-    c.fill(circle(cx - 0.075 * k, hip, 0.02 * k), pal.skin)
-    hy = shoulder - 0.06 * k
-    c.fill(circle(cx, hy, 0.045 * k), pal.skin)
-    c.fill(above(circle(cx, hy - 0.008 * k, 0.049 * k), hy - 0.012 * k), pal.ink)
-    if sc.q == 2:
-        c.fill(rect(cx, (hip + shoulder) / 2 - 0.01 * k, 0.012 * k, 0.09 * k, 0.006 * k), pal.card, 0.5)
-
-
-def draw_cards(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    angles, offsets = rng.uniform(-0.3, 0.3, 3), rng.uniform(-0.09, 0.09, (3, 2)) * k
-    c.fill(circle(cx + offsets[0, 0] * 2, cy - 0.12 * k, 0.15 * k), pal.accent3)
-    for i, colour in enumerate((pal.accent2, pal.accent, pal.card)):
-        card = rect(cx + offsets[i, 0], cy + offsets[i, 1], 0.34 * k, 0.24 * k, 0.03 * k, angles[i] * (2 - i) / 2)
-        sc.shadow(card, k)
-        c.fill(card, colour)
-    u, v = cx + offsets[2, 0], cy + offsets[2, 1]
-    c.fill(circle(u - 0.1 * k, v - 0.04 * k, 0.035 * k), pal.accent)
-    c.fill(rect(u + 0.03 * k, v - 0.045 * k, 0.14 * k, 0.02 * k, 0.01 * k), pal.line)
-    c.fill(rect(u, v + 0.04 * k, 0.24 * k, 0.018 * k, 0.009 * k), pal.line)
-    c.fill(ring(circle(cx - 0.2 * k, cy + 0.14 * k, 0.03 * k), 0.008 * k), pal.accent2)
-
-
-def tree(sc: Scene, x: float, base: float, h: float, pine: bool, colour) -> None:
-    c = sc.canvas
-    c.fill(rect(x, base - h * 0.25, 0.08 * h, h * 0.5), sc.pal.ink)
-    if pine:
-        for j in range(3):
-            y, w = base - h + h * 0.22 * j, h * (0.16 + 0.05 * j)
-            c.fill(polygon([(x, y), (x + w, y + h * 0.32), (x - w, y + h * 0.32)]), colour)
-        return
-    crown = circle(x, base - h * 0.7, h * 0.3)
-    c.fill(crown, colour)
-    if sc.q == 2:
-        c.fill(cut(crown, circle(x + h * 0.08, base - h * 0.63, h * 0.3)), sc.pal.accent3, 0.3)
-
-
-def draw_trees(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
-    specs = rng.uniform([-0.2, 0.24, 0], [0.2, 0.42, 1], (3, 3))
-    for du, h, kind in sorted(specs.tolist(), key=lambda s: -s[1]):
-        if sc.q:
-            ground = segment(cx + (du - 0.05) * k, base, cx + (du + 0.05) * k, base, 0.008 * k)
-            sc.canvas.fill(ground, sc.pal.shadow, 0.2)
-        tree(sc, cx + du * k, base, h * k, kind < 0.5, sc.pal.foliage)
 
 
 def draw_forest(sc: Scene, rng: np.random.Generator, land: Land) -> None:
@@ -352,58 +238,87 @@ def draw_forest(sc: Scene, rng: np.random.Generator, land: Land) -> None:
         u += step
 
 
-SUBJECTS = {"checklist": draw_checklist, "phone": draw_phone, "laptop": draw_laptop,
-            "figure": draw_figure, "cards": draw_cards, "trees": draw_trees}
-STANDING = {"figure", "trees"}
-
-
-def draw_subjects(sc: Scene, rng: np.random.Generator, extra: np.random.Generator, land: Land, words) -> None:
-    named = [name for name, keys in SUBJECT_WORDS.items() if keys.intersection(words)][:2]
-    chosen = named or [FREE_SUBJECTS[int(rng.integers(len(FREE_SUBJECTS)))]]
-    side = float(rng.choice([-1.0, 1.0]))
-    places = [(side * rng.uniform(0.0, 0.14), rng.uniform(0.92, 1.08))]
-    if len(chosen) > 1:
-        places = [(side * rng.uniform(0.1, 0.17), 1.0), (-side * rng.uniform(0.22, 0.28), 0.8)]
-    lift = rng.uniform(-0.08, 0.0, 2)
-    for name, (u, k), dv in reversed(list(zip(chosen, places, lift))):
-        v = float(land.top(2)(np.float32(u))) + 0.03 if name in STANDING else -0.04 + dv
-        SUBJECTS[name](sc, rng, float(u), v, float(k))
-    spots = extra.uniform([-0.45, -0.42, 0], [0.45, 0.2, 1], (8, 3))
-    for u, v, kind in spots[: (0, 4, 8)[sc.q]]:  # confetti: pluses and dots around the subject
-        colour = (sc.pal.accent, sc.pal.accent2, sc.pal.accent3)[int(kind * 3)]
-        if kind < 0.5:
-            sc.canvas.fill(segment(u - 0.012, v, u + 0.012, v, 0.004), colour)
-            sc.canvas.fill(segment(u, v - 0.012, u, v + 0.012, 0.004), colour)
-        else:
-            sc.canvas.fill(circle(u, v, 0.008), colour)
-
-
 # ---- entry points ---------------------------------------------------------------------------------
 
 
+def seeded(prompt: str, seed: int) -> tuple[int, list[np.random.Generator]]:
+    """The prompt's hash and five independent generators: palette, land, subjects, extras, edits."""
+    key = zlib.crc32(prompt.encode("utf-8"))
+    streams = np.random.SeedSequence([key, abs(int(seed)), int(seed < 0)]).spawn(5)
+    return key, [np.random.default_rng(s) for s in streams]
+
+
+def prompt_palette(prompt: str, key: int, rng: np.random.Generator, style: str | None,
+                   tint: Sequence[RGB] = ()) -> Palette:
+    """The prompt's palette (night skies for night words), pulled toward `tint` colours if any."""
+    words = prompt_words(prompt)
+    pal = build_palette(words, key, rng, style, night=bool(MOTIF_WORDS["night"].intersection(words)))
+    return tint_palette(pal, tint) if tint else pal
+
+
 def render(prompt: str, width: int, height: int, *, seed: int, quality: str, transparent: bool = False,
-           style: str | None = None) -> np.ndarray:
-    """One picture as a uint8 array, (height, width, 3), or (height, width, 4) when transparent."""
+           style: str | None = None, partials: int = 0, on_partial: Callable[[int, np.ndarray], None] | None = None,
+           tint: Sequence[RGB] = ()) -> np.ndarray:
+    """One picture as a uint8 array, (height, width, 3), or (height, width, 4) when transparent.
+
+    With `partials` = k > 0, `on_partial(index, pixels)` first gets up to k snapshots of the canvas
+    (module docstring), shaped as the result. `tint`: colours the palette leans toward (edits).
+    """
+    # 1. Check the arguments; seed the generators
     if width < 1 or height < 1 or quality not in DETAIL:
         raise ValueError(f"bad size {width}x{height} or quality {quality!r}")
     words = set(prompt_words(prompt))
-    key = zlib.crc32(prompt.encode("utf-8"))
-    streams = np.random.SeedSequence([key, abs(int(seed)), int(seed < 0)]).spawn(4)
-    rng_palette, rng_land, rng_subject, rng_extra = (np.random.default_rng(s) for s in streams)
+    key, (rng_palette, rng_land, rng_subject, rng_extra, _) = seeded(prompt, seed)
     motifs = {name for name, keys in MOTIF_WORDS.items() if keys & words}
     q = DETAIL[quality]
-    draft = q == 0 and min(width, height) >= 512  # low quality: half resolution, scaled up
+    # 2. Plan: the canvas (low quality: half resolution, scaled up), palette and land
+    draft = q == 0 and min(width, height) >= 512
     canvas = Canvas(-(-width // 2), -(-height // 2)) if draft else Canvas(width, height)
-    pal = build_palette(prompt_words(prompt), key, rng_palette, style, night="night" in motifs)
+    pal = prompt_palette(prompt, key, rng_palette, style, tint)
     sc = Scene(canvas, pal, q, "night" in motifs)
     land = plan_land(rng_land, "water" in motifs)
+    finish = functools.partial(_full_size, width=width, height=height, draft=draft)
+    snap = Partials(partials, on_partial)
+    stages = STAGES_FOR[snap.wanted] if not transparent else ()
+    # 3. The backdrop: sky, then land
     if not transparent:
-        draw_backdrop(sc, rng_land, rng_extra, land, motifs)
-    draw_subjects(sc, rng_subject, rng_extra, land, words)
-    out = canvas.to_uint8(transparent, dither=q == 2)
+        end = draw_sky_stage(sc, rng_land, rng_extra, land)
+        if 0 in stages:  # the rows the hills will cover show the rest of the gradient
+            snap.offer(lambda: finish(_sky_snapshot(sc, land, end)))
+        draw_land_stage(sc, rng_land, rng_extra, land, motifs)
+        if 1 in stages:
+            snap.offer(lambda: finish(canvas.snapshot(False, q == 2)))
+    # 4. The subjects: planned on a recorder, then replayed with snapshots along the way
+    sc.canvas = Recorder(canvas)
+    draw_subjects(sc, rng_subject, rng_extra, land.top(2), words)
+    ops, sc.canvas = sc.canvas.ops, canvas
+    if transparent:  # k snapshots evenly spaced through the subjects
+        marks = [max(1, len(ops) * (j + 1) // (snap.wanted + 1)) for j in range(snap.wanted)]
+    else:  # one halfway through them
+        marks = [max(1, len(ops) // 2)] * (snap.wanted - snap.sent if 2 in stages else 0)
+    for i, op in enumerate(ops, 1):
+        canvas.fill(*op)
+        if marks and marks[0] <= i < len(ops) and snap.offer(lambda: finish(canvas.snapshot(transparent, q == 2))):
+            marks.pop(0)
+    return finish(canvas.to_uint8(transparent, dither=q == 2))
+
+
+def _sky_snapshot(sc: Scene, land: Land, end: int) -> np.ndarray:
+    c = sc.canvas
+    rgb = c.rgb.copy()
+    rgb[:, end:] = sky_rows(sc, land, end, c.h)
+    return c.to_uint8(False, sc.q == 2, rgb)
+
+
+def _full_size(pixels: np.ndarray, *, width: int, height: int, draft: bool) -> np.ndarray:
     if draft:
-        out = out.repeat(2, axis=0).repeat(2, axis=1)[:height, :width]
-    return np.ascontiguousarray(out)
+        pixels = pixels.repeat(2, axis=0).repeat(2, axis=1)[:height, :width]
+    return np.ascontiguousarray(pixels)
+
+
+def _generated(job: GenerationJob, seed: int, send: Callable[[int, np.ndarray], None] | None) -> np.ndarray:
+    return render(job.prompt, job.width, job.height, seed=seed, quality=job.quality, transparent=job.transparent,
+                  style=job.style, partials=job.partial_images, on_partial=send)
 
 
 class SketchEngine(Engine):
@@ -411,11 +326,24 @@ class SketchEngine(Engine):
 
     name = "sketch"
     capabilities = Capabilities(native_alpha=True, max_pixels=3840 * 2160, max_batch=16,
-                                concurrency=os.cpu_count() or 2)  # pure numpy: thread-safe
+                                concurrency=os.cpu_count() or 2,  # pure numpy: thread-safe
+                                operations=frozenset({"generate", "edit", "variation"}), max_source_images=16,
+                                partial_images=True)
 
-    def generate(self, job: GenerationJob) -> Generation:
-        return Generation([
-            render(job.prompt, job.width, job.height, seed=seed, quality=job.quality,
-                   transparent=job.transparent, style=job.style)
-            for seed in job.seeds
-        ])
+    def generate(self, job: GenerationJob, should_stop: Callable[[], bool] = lambda: False) -> Generation:
+        from .sketch_edit import edit, variation  # sketch_edit draws its subjects with `render`, from here
+
+        draw = {"generate": _generated, "edit": edit, "variation": variation}.get(job.operation)
+        if draw is None:
+            raise ValueError(f"the sketch engine cannot do operation {job.operation!r}")
+        images = []
+        for i, seed in enumerate(job.seeds):
+            if should_stop():  # every client of the call has gone: stop between images
+                raise EngineCancelled(f"{i} images")
+            send = functools.partial(job.on_partial, i) if job.partial_images and job.on_partial else None
+            images.append(draw(job, seed, send))
+        return Generation(images)
+
+    def generate_batch(self, jobs: Sequence[GenerationJob],
+                       should_stop: Callable[[], bool] = lambda: False) -> list[Generation]:
+        return [self.generate(job, should_stop) for job in jobs]

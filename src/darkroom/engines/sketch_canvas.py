@@ -5,6 +5,10 @@ composition looks alike at any aspect ratio. A shape is its bounding box plus a 
 negative inside; the canvas evaluates it only inside that box, tile by tile for big shapes, and turns
 distance into anti-aliased coverage with a one-pixel smoothstep. Colour is kept premultiplied in
 float32 planes with a separate alpha, so transparent output gets real, soft-edged alpha.
+
+Partial images: `Canvas.snapshot` converts the picture so far without touching the canvas, a
+`Recorder` stands in for the canvas to plan fills that are replayed later (so a snapshot can fall
+between two of them), and `Partials` hands snapshots on, never the same picture twice in a row.
 """
 
 from __future__ import annotations
@@ -209,9 +213,10 @@ class Canvas:
             self.alpha[y1:end] = 1
         return ty
 
-    def to_uint8(self, transparent: bool, dither: bool) -> np.ndarray:
-        """The finished picture. Works in place on the colour planes: the canvas is spent afterwards."""
-        rgb = self.rgb
+    def to_uint8(self, transparent: bool, dither: bool, rgb: np.ndarray | None = None) -> np.ndarray:
+        """The finished picture. Works in place on the colour planes (or on `rgb`, planes given instead
+        of the canvas's own): the canvas is spent afterwards. `snapshot` leaves it intact."""
+        rgb = self.rgb if rgb is None else rgb
         if transparent:
             rgb /= np.maximum(self.alpha, F32(1e-6))
         rgb += np.tile(BAYER8, (self.h // 8 + 1, self.w // 8 + 1))[: self.h, : self.w] if dither else F32(0.5)
@@ -223,6 +228,55 @@ class Canvas:
         for i in range(3):
             out[..., i] = rgb[i]
         return _with_alpha_extremes(out) if transparent else out
+
+
+    def snapshot(self, transparent: bool, dither: bool) -> np.ndarray:
+        """The picture so far, exactly as `to_uint8` would make it now, leaving the canvas untouched."""
+        return self.to_uint8(transparent, dither, self.rgb.copy())
+
+
+class Recorder:
+    """Stands in for a canvas while shapes are planned: `fill` only notes its arguments, in order.
+
+    Replaying `ops` through `Canvas.fill` paints exactly what filling directly would have painted.
+    """
+
+    def __init__(self, canvas: Canvas):
+        self.s = canvas.s
+        self.ops: list[tuple[Shape, tuple, float, float]] = []
+
+    def fill(self, shape: Shape, colour, opacity: float = 1.0, soft: float = 1.0) -> None:
+        self.ops.append((shape, colour, opacity, soft))
+
+
+class Partials:
+    """Hands intermediate pictures to `send(index, pixels)`: at most `wanted`, never one twice in a row.
+
+    `offer(take)` calls `take()` for the pixels only while more are wanted; it returns False when they
+    repeat the previous picture (nothing sent: the caller may offer again after more drawing).
+    """
+
+    def __init__(self, wanted: int, send: Callable[[int, np.ndarray], None] | None):
+        self.wanted = max(0, min(int(wanted), 3)) if send is not None else 0
+        self.send, self.sent, self._last = send, 0, None
+
+    @property
+    def done(self) -> bool:
+        return self.sent >= self.wanted
+
+    def offer(self, take: Callable[[], np.ndarray]) -> bool:
+        if self.done:
+            return True
+        pixels = take()
+        if self._last is not None and np.array_equal(pixels, self._last):
+            return False
+        self.send(self.sent, pixels)  # type: ignore[misc] - wanted is 0 without a `send`
+        self.sent, self._last = self.sent + 1, pixels
+        return True
+
+
+# which of three stages, in drawing order, k partial images show
+STAGES_FOR = {0: (), 1: (1,), 2: (0, 1), 3: (0, 1, 2)}
 
 
 def _with_alpha_extremes(out: np.ndarray) -> np.ndarray:

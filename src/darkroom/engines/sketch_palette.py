@@ -2,14 +2,16 @@
 
 The tables below are the whole vocabulary: colour words pick base hues (first mentioned = the
 backdrop, second = accents, third = details), mood words nudge warmth, lightness and saturation.
-A prompt without colour words gets hues derived from a stable hash of the prompt.
+A prompt without colour words gets hues derived from a stable hash of the prompt. Edits can pull a
+palette toward reference colours (`tint_palette`), taken from their extra input images.
 """
 
 from __future__ import annotations
 
 import colorsys
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -170,3 +172,32 @@ def build_palette(words: list[str], key: int, rng: np.random.Generator, style: s
         foliage=hsl(mix_hue(h1, 130, 0.4), 0.45 * sm, base * 0.62),
         skin=tuple(float(c) for c in SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]),
     )
+
+
+TINT = 0.6  # how far `tint_palette` moves hue and saturation toward the reference colours
+BACKDROP_FIELDS = ("sky_top", "sky_bottom", "hills", "far", "water", "card", "ink", "line", "shadow", "foliage")
+ACCENT_FIELDS = {"accent": 1, "accent2": 2, "accent3": 3, "sun": 4}  # which reference colour, modulo their count
+
+
+def tint_palette(pal: Palette, colours: Sequence[RGB], weight: float = TINT) -> Palette:
+    """Pull hues and saturations `weight` of the way toward reference colours, keeping each lightness.
+
+    The first colour tints the backdrop family (sky, hills, card, ink...), the next ones the accents and
+    the sun in turn; skin tones are left alone. A grey reference (no hue) only lowers saturation.
+    """
+    if not colours:
+        return pal
+    refs = [colorsys.rgb_to_hls(*(min(max(c / 255, 0.0), 1.0) for c in colour)) for colour in colours]
+
+    def toward(colour: RGB, ref: tuple[float, float, float]) -> RGB:
+        h, light, s = colorsys.rgb_to_hls(*(c / 255 for c in colour))
+        rh, _, rs = ref
+        hue = mix_hue(h * 360, rh * 360, weight) if rs > 0.05 else h * 360
+        return hsl(hue, s + (rs - s) * weight, light)
+
+    changes: dict[str, object] = {}
+    for name in (f.name for f in fields(pal)):
+        if name in BACKDROP_FIELDS or name in ACCENT_FIELDS:
+            ref, value = refs[ACCENT_FIELDS.get(name, 0) % len(refs)], getattr(pal, name)
+            changes[name] = tuple(toward(c, ref) for c in value) if name == "hills" else toward(value, ref)
+    return replace(pal, **changes)
