@@ -179,8 +179,70 @@ def test_health_reports_ready_models(live):
     assert body["workers"]["tiny-sd"]["engine_calls"] > 0
 
 
+def png_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    return out.getvalue()
+
+
+def source_pixels(side: int = 256) -> np.ndarray:
+    x = np.linspace(0, 255, side, dtype=np.float32)
+    return np.stack(np.broadcast_arrays(x[None, :], x[:, None], 255 - x[None, :]), axis=-1).astype(np.uint8)
+
+
+def edit(client, **kwargs):
+    extra = {k: kwargs.pop(k) for k in ("seed", "steps") if k in kwargs}
+    raw = client.images.with_raw_response.edit(prompt=kwargs.pop("prompt", PROMPT), extra_body=extra, **kwargs)
+    return raw.parse(), raw.headers
+
+
+# Image-to-image runs the last steps x strength steps of the schedule: SD rounds down, FLUX up.
+@pytest.mark.parametrize("model, low_steps", [("tiny-sd", "3"), ("tiny-flux", "4")])
+def test_edit_is_image_to_image_at_the_fidelity_strength(client, model, low_steps):
+    image = ("in.png", png_bytes(source_pixels()))
+    low, headers = edit(client, model=model, image=image, size="256x256", steps=4, seed=1)
+    assert pixels(low.data[0].b64_json).shape == (256, 256, 3)
+    assert (headers["x-darkroom-strength"], headers["x-darkroom-steps"]) == ("0.8", low_steps)
+    high, headers = edit(client, model=model, image=image, size="256x256", steps=4, seed=1, input_fidelity="high")
+    assert (headers["x-darkroom-strength"], headers["x-darkroom-steps"]) == ("0.5", "2")
+    assert low.data[0].b64_json != high.data[0].b64_json
+    assert low.usage.input_tokens_details.image_tokens > 0
+
+
+def test_edit_with_mask_is_inpainting_and_keeps_the_unmasked_pixels(client):
+    source = source_pixels()
+    mask = np.zeros((256, 256, 4), np.uint8)
+    mask[..., 3] = 255
+    mask[:128, :, 3] = 0  # repaint the top half
+    result, headers = edit(client, model="tiny-sd", image=("in.png", png_bytes(source)),
+                           mask=("mask.png", png_bytes(mask)), size="256x256", steps=3, seed=2)
+    out = pixels(result.data[0].b64_json)
+    assert np.array_equal(out[128:], source[128:])
+    assert np.abs(out[:128].astype(int) - source[:128]).mean() > 10
+    assert headers["x-darkroom-strength"] == "1.0"
+
+
+def test_streaming_partials_come_from_the_pipeline(client):
+    events = list(client.images.generate(model="tiny-sd", prompt=PROMPT, size="256x256", stream=True,
+                                         partial_images=2, extra_body={"steps": 6, "seed": 4}))
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    frames = [pixels(e.b64_json) for e in events]
+    assert all(f.shape == (256, 256, 3) for f in frames)
+    assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
+    plain, _ = generate(client, model="tiny-sd", size="256x256", steps=6, seed=4)
+    assert np.array_equal(frames[2], pixels(plain.data[0].b64_json))  # partials leave the result alone
+
+
+def test_streaming_edit_on_flux(client):
+    events = list(client.images.edit(model="tiny-flux", image=("in.png", png_bytes(source_pixels())), prompt=PROMPT,
+                                     size="256x256", stream=True, partial_images=1,
+                                     extra_body={"steps": 4, "seed": 6}))
+    assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+    assert pixels(events[-1].b64_json).shape == (256, 256, 3)
+
+
 def test_dalle_family_url_response_from_diffusers(tiny_pipelines, tmp_path):
-    """A diffusers model can follow dall-e-2 rules too: url response, a PNG behind it."""
+    """A diffusers model can follow dall-e-2 rules too: url responses, generations and variations."""
     import httpx
 
     config = model_block("tiny-dalle", tiny_pipelines["sd"]).replace('family = "gpt-image"', 'family = "dall-e-2"')
@@ -191,5 +253,10 @@ def test_dalle_family_url_response_from_diffusers(tiny_pipelines, tmp_path):
         assert response.status_code == 200, response.text
         image = Image.open(io.BytesIO(httpx.get(response.json()["data"][0]["url"]).content))
         assert (image.format, image.size) == ("PNG", (256, 256))
+        with openai.OpenAI(base_url=server.v1, api_key=server.api_key, max_retries=0, timeout=60) as client:
+            varied = client.images.create_variation(model="tiny-dalle", image=("in.png", png_bytes(source_pixels())),
+                                                    n=2, size="256x256", response_format="b64_json")
+        first, second = (pixels(item.b64_json) for item in varied.data)
+        assert first.shape == (256, 256, 3) and not np.array_equal(first, second)
     finally:
         stop_server(server)
