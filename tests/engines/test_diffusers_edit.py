@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from darkroom.engines.base import EngineCancelled, GenerationJob, SourceImages
-from darkroom.engines.diffusers import DiffusersEngine, check_options
+from darkroom.engines.diffusers import DiffusersEngine
+from darkroom.engines.diffusers_options import check_options
 from darkroom.engines.diffusers_previews import preview_steps
 from darkroom.errors import InvalidRequest
 

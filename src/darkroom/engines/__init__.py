@@ -24,7 +24,8 @@ def create_engine(engine: str, options: dict[str, Any], *, model: str) -> Engine
             raise ConfigError(f"Invalid setting 'models.{model}': the sketch engine takes no options (got {names})")
         return SketchEngine()
     if engine == "diffusers":
-        from .diffusers import DiffusersEngine, check_options  # torch itself is imported by `load`
+        from .diffusers import DiffusersEngine  # torch itself is imported by `load`
+        from .diffusers_options import check_options
 
         return DiffusersEngine(model, check_options(model, options))
     raise ConfigError(

@@ -57,7 +57,6 @@ is logged and never fails the request.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import inspect
 import logging
 import os
@@ -65,12 +64,10 @@ import re
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError
 from ..errors import InvalidRequest, ServiceUnavailable
 from .base import (
     Capabilities,
@@ -81,85 +78,19 @@ from .base import (
     Operation,
 )
 from .diffusers_edits import derive_pipelines, edit_steps, source_kwargs
+from .diffusers_options import (
+    FAMILY_PRESETS,
+    FLOW_SCHEDULERS,
+    SCHEDULERS,
+    DiffusersOptions,
+    Preset,
+)
 from .diffusers_previews import Previews, can_preview
 
 log = logging.getLogger("darkroom.engines.diffusers")
 
-EXTRA_HINT = "pip install 'darkroom[diffusers]'"
 OOM_RETRY_AFTER_SECONDS = 10
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _TURBO = re.compile(r"turbo|schnell|lightning|hyper|lcm", re.IGNORECASE)
-
-# (steps low, medium, high), guidance_scale (None: the pipeline's own default)
-FAMILY_PRESETS: dict[str, tuple[tuple[int, int, int], float | None]] = {
-    "turbo": ((1, 2, 4), 0.0),
-    "sd": ((15, 30, 50), 7.5),
-    "sdxl": ((15, 30, 50), 5.0),
-    "sd3": ((14, 28, 40), 7.0),
-    "flux": ((14, 28, 50), 3.5),
-    "other": ((15, 30, 50), None),
-}
-# The `scheduler` extension's fixed list: name -> (diffusers class, extra config).
-SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "euler": ("EulerDiscreteScheduler", {}),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
-    "ddim": ("DDIMScheduler", {}),
-    "dpmpp_2m": ("DPMSolverMultistepScheduler", {}),
-    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-    "unipc": ("UniPCMultistepScheduler", {}),
-    "lcm": ("LCMScheduler", {}),
-}
-FLOW_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "flow_match_euler": ("FlowMatchEulerDiscreteScheduler", {}),
-}
-
-
-class Preset(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    steps: int = Field(ge=1, le=200)
-    guidance_scale: float | None = Field(default=None, ge=0, le=50)
-
-
-class DiffusersOptions(BaseModel):
-    """The engine options of a `[[models]]` entry with `engine = "diffusers"`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: str = Field(min_length=1)  # a local pipeline folder, or a hub id
-    local_files_only: bool = False  # also forced on by HF_HUB_OFFLINE=1
-    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
-    compile: bool = False  # torch.compile the denoiser
-    attention_backend: str | None = None  # a diffusers attention backend name (flash, sage, native...)
-    vae_tiling: bool = False
-    vae_slicing: bool = False
-    cpu_offload: Literal["none", "model", "sequential"] = "none"
-    turbo: bool | None = None  # None: guessed from the path's name (turbo, schnell, lightning, ...)
-    presets: dict[Literal["low", "medium", "high"], Preset] = Field(default_factory=dict)
-    native_size: str | None = Field(default=None, pattern=r"^[1-9][0-9]*x[1-9][0-9]*$")
-    warmup: bool = True
-
-    @field_validator("device")
-    @classmethod
-    def _check_device(cls, value: str) -> str:
-        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", value):
-            raise ValueError("must be auto, cpu, mps, cuda or cuda:N")
-        return value
-
-
-def check_options(model: str, options: dict[str, Any]) -> DiffusersOptions:
-    """Validate a model's options at start: the extra is installed, values are valid, a local folder exists."""
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
-        raise ConfigError(f"Model '{model}' uses the diffusers engine, which needs an extra: {EXTRA_HINT}")
-    try:
-        opts = DiffusersOptions(**options)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"Invalid setting 'models.{model}.{where}': {err['msg']}") from None
-    if not Path(opts.path).expanduser().exists() and not _HUB_ID.match(opts.path):
-        raise ConfigError(f"Model '{model}': pipeline folder not found: {opts.path}")
-    return opts
 
 
 class DiffusersEngine(Engine):
