@@ -180,7 +180,8 @@ class InProcess:
     """The engine alone, called on this process's main thread (loading included: one torch thread team)."""
 
     def __init__(self, folder: Path) -> None:
-        from darkroom.engines.diffusers import DiffusersEngine, check_options
+        from darkroom.engines.diffusers import DiffusersEngine
+        from darkroom.engines.diffusers_options import check_options
 
         preset = {"steps": STEPS, "guidance_scale": GUIDANCE}
         self.engine = DiffusersEngine(MODEL, check_options(MODEL, {
