@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -42,8 +43,19 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from ._common import (HOST, REPO_ROOT, fmt, free_port, median, percentile, python, ratio, start_process,
-                      stop_process, table)
+from ._common import (
+    HOST,
+    REPO_ROOT,
+    fmt,
+    free_port,
+    median,
+    percentile,
+    python,
+    ratio,
+    start_process,
+    stop_process,
+    table,
+)
 from .engine_overhead import DISTURBED_PCT, ForeignCpu, config_text, model_toml
 
 MODEL = "tiny-sd"
@@ -58,14 +70,14 @@ AIM_PCT = 15.0  # the aim: 3 partials add under 15% to the total
 
 @dataclass(frozen=True)
 class Plan:
-    rounds: int  # undisturbed rounds wanted per phase; each runs `per_round` images of each count
+    rounds: int  # undisturbed rounds wanted; each runs `per_round` images per side and count
     per_round: int
     warmup: int  # discarded images of each count before the first round
-    seconds: float  # time bound per phase: no round starts past it
+    seconds: float  # time bound of the rounds: no round starts past it
 
 
-FULL = Plan(rounds=10, per_round=4, warmup=2, seconds=100.0)
-QUICK = Plan(rounds=3, per_round=2, warmup=1, seconds=15.0)
+FULL = Plan(rounds=12, per_round=4, warmup=2, seconds=150.0)
+QUICK = Plan(rounds=3, per_round=2, warmup=1, seconds=20.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,8 +230,21 @@ class InProcess:
 
 
 @dataclass
+class Side:
+    """One way of making the image: how to make one with k partials, and which metrics are the totals."""
+
+    key: str
+    title: str
+    measure: Callable[[int], Sample]
+    total: str  # the metric that is the whole image
+    first: str  # the metric that is the first partial
+    metrics: tuple[str, ...]
+    check: str = "-"  # what the warm-up found
+
+
+@dataclass
 class Round:
-    runs: dict[int, list[Sample]] = field(default_factory=lambda: {k: [] for k in COUNTS})
+    runs: dict[tuple[str, int], list[Sample]] = field(default_factory=dict)  # (side, k) -> samples
     foreign_pct: float = float("nan")
 
     @property
@@ -228,38 +253,40 @@ class Round:
 
 
 @dataclass
-class Phase:
-    name: str
-    total: str  # the metric that is the whole image
-    first: str  # the metric that is the first partial
+class Results:
     rounds: list[Round] = field(default_factory=list)
     elapsed_s: float = 0.0
-    check: str = "-"
 
     def kept(self) -> list[Round]:
+        """The undisturbed rounds; all of them where every round was disturbed (the report says so)."""
         return [r for r in self.rounds if not r.disturbed] or self.rounds
 
-    def values(self, k: int, metric: str) -> list[float]:
-        return [s[metric] for r in self.kept() for s in r.runs[k]]
+    def values(self, side: Side, k: int, metric: str) -> list[float]:
+        return [s[metric] for r in self.kept() for s in r.runs.get((side.key, k), [])]
+
+    def total(self, side: Side, k: int) -> float:
+        return median(self.values(side, k, side.total))
 
 
-def alternate(phase: Phase, measure: Callable[[int], Sample], plan: Plan, server_pid: int | None) -> Phase:
-    """Rounds of `per_round` images with each count, the order flipping every round, until `rounds`
-    undisturbed ones are in (at most 2 x `rounds`, none started after `seconds`)."""
+def alternate(sides: list[Side], plan: Plan, server_pid: int | None) -> Results:
+    """Rounds of `per_round` images per side and count: both sides, each count, the whole order reversed
+    every other round; until `rounds` undisturbed rounds are in (at most 2 x `rounds`, none started
+    after `seconds`)."""
+    order = [(side, k) for side in sides for k in COUNTS]
+    results = Results()
     started = time.perf_counter()
     deadline = started + plan.seconds
     r = 0
-    while (sum(not x.disturbed for x in phase.rounds) < plan.rounds and r < 2 * plan.rounds
+    while (sum(not x.disturbed for x in results.rounds) < plan.rounds and r < 2 * plan.rounds
            and time.perf_counter() < deadline):
         rnd, watch = Round(), ForeignCpu(server_pid)
-        for k in (COUNTS if r % 2 == 0 else COUNTS[::-1]):
-            for _ in range(plan.per_round):
-                rnd.runs[k].append(measure(k))
+        for side, k in (order if r % 2 == 0 else order[::-1]):
+            rnd.runs[(side.key, k)] = [side.measure(k) for _ in range(plan.per_round)]
         rnd.foreign_pct = watch.percent()
-        phase.rounds.append(rnd)
+        results.rounds.append(rnd)
         r += 1
-    phase.elapsed_s = time.perf_counter() - started
-    return phase
+    results.elapsed_s = time.perf_counter() - started
+    return results
 
 
 def _pixels(b64_json: str) -> np.ndarray:
@@ -274,15 +301,15 @@ def same_final(a: np.ndarray, b: np.ndarray) -> str:
 
 
 def warm_http(http: OverHttp, plan: Plan) -> str:
+    """Discarded requests; also checks that the partials decode to full-size images and change nothing."""
     finals = {}
     for _ in range(max(1, plan.warmup)):
         for k in COUNTS:
             _, events = http(k)
             finals[k] = _pixels(events[-1][1]["b64_json"])
-            if k:
-                shapes = {_pixels(data["b64_json"]).shape for _, data in events[:k]}
-                if shapes != {(HEIGHT, WIDTH, 3)}:
-                    raise RuntimeError(f"partial images decode to shapes {shapes}")
+            shapes = {_pixels(data["b64_json"]).shape for _, data in events[:k]}
+            if k and shapes != {(HEIGHT, WIDTH, 3)}:
+                raise RuntimeError(f"partial images decode to shapes {shapes}")
     return same_final(finals[0], finals[3])
 
 
@@ -298,59 +325,72 @@ def warm_engine(engine: InProcess, plan: Plan) -> str:
 # Reporting
 
 
-def _added(phase: Phase) -> tuple[float, float, float]:
-    """(median total with 0, with 3, added %)."""
-    t0, t3 = median(phase.values(0, phase.total)), median(phase.values(3, phase.total))
-    return t0, t3, (t3 / t0 - 1) * 100 if t0 == t0 and t0 > 0 else float("nan")
+def _added_pct(t0: float, t3: float) -> float:
+    return (t3 / t0 - 1) * 100 if t0 > 0 else float("nan")  # NaN > 0 is False
 
 
-def phase_table(phase: Phase, metrics: list[str]) -> str:
+def _signed(value: float, unit: str) -> str:
+    return "-" if math.isnan(value) else f"{value:+,.1f}{unit}"
+
+
+def _numbers(values: list[float]) -> list[float]:
+    return [v for v in values if not math.isnan(v)]
+
+
+def side_table(results: Results, side: Side) -> str:
     rows = []
-    for metric in metrics:
+    for metric in side.metrics:
         digits = 0 if metric == "stream bytes" else 1
-        v0, v3 = phase.values(0, metric), phase.values(3, metric)
+        v0, v3 = _numbers(results.values(side, 0, metric)), _numbers(results.values(side, 3, metric))
         m0, m3 = median(v0), median(v3)
-        rows.append([metric, fmt(m0, digits), fmt(percentile([v for v in v0 if v == v], 90), digits),
-                     fmt(m3, digits), fmt(percentile([v for v in v3 if v == v], 90), digits), ratio(m3, m0)])
-    kept = phase.kept()
-    per_round = [median([s[phase.total] for s in r.runs[3]]) / median([s[phase.total] for s in r.runs[0]])
-                 for r in kept]
-    disturbed = [r for r in phase.rounds if r.disturbed]
-    foreign = [r.foreign_pct for r in kept if r.foreign_pct == r.foreign_pct]
-    if disturbed and len(disturbed) == len(phase.rounds):
-        noise = (f"EVERY round was disturbed (other processes used "
-                 f"{', '.join(f'{r.foreign_pct:.0f}%' for r in disturbed)} of the machine, limit "
-                 f"{DISTURBED_PCT:g}%): the figures are from those rounds; run again on a quiet machine")
-    else:
-        noise = (f"other processes' CPU during kept rounds: at most {f'{max(foreign):.1f}%' if foreign else '-'} "
-                 f"of the machine (limit {DISTURBED_PCT:g}%); {len(disturbed)} disturbed round(s) left out")
-    t0, t3, pct = _added(phase)
-    n0, n3 = len(phase.values(0, phase.total)), len(phase.values(3, phase.total))
+        rows.append([metric, fmt(m0, digits), fmt(percentile(v0, 90), digits), fmt(m3, digits),
+                     fmt(percentile(v3, 90), digits), ratio(m3, m0)])
+    t0, t3 = results.total(side, 0), results.total(side, 3)
+    per_round = [median([s[side.total] for s in r.runs[(side.key, 3)]])
+                 / median([s[side.total] for s in r.runs[(side.key, 0)]]) for r in results.kept()]
+    spread = f"{min(per_round):.2f}-{max(per_round):.2f}" if per_round else "-"
+    n0, n3 = len(results.values(side, 0, side.total)), len(results.values(side, 3, side.total))
     return "\n".join([
-        f"== {phase.name}: {len(kept)} rounds x {len(kept[0].runs[0]) if kept else 0} images per count "
-        f"({n0} + {n3} measured) in {phase.elapsed_s:.0f} s; warm-up: {phase.check}",
+        f"== {side.title}: n = {n0} (k=0) + {n3} (k=3); warm-up: {side.check}",
         table(["", "k=0 p50", "k=0 p90", "k=3 p50", "k=3 p90", "k=3 / k=0"], rows),
-        f"   total with 3 partials / without: {ratio(t3, t0)} (+{fmt(t3 - t0, 1)} ms, +{fmt(pct, 1)}%); "
-        f"per round {f'{min(per_round):.2f}-{max(per_round):.2f}' if per_round else '-'}",
-        f"   {noise}",
+        (f"   total with 3 partials / without: {ratio(t3, t0)} ({_signed(t3 - t0, ' ms')}, "
+         f"{_signed(_added_pct(t0, t3), '%')}); per round {spread}"),
     ])
 
 
-def summary(http: Phase, engine: Phase) -> str:
-    h0, h3, h_pct = _added(http)
-    e0, e3, e_pct = _added(engine)
+def noise_line(results: Results) -> str:
+    disturbed = [r for r in results.rounds if r.disturbed]
+    kept = results.kept()
+    head = f"{len(kept)} rounds kept of {len(results.rounds)}, {results.elapsed_s:.0f} s"
+    used = ", ".join(f"{r.foreign_pct:.0f}%" for r in disturbed)
+    if disturbed and len(disturbed) == len(results.rounds):
+        return (f"{head}; EVERY round was disturbed (other processes used {used} of the machine, limit "
+                f"{DISTURBED_PCT:g}%): the figures are from those rounds; run again on a quiet machine")
+    foreign = _numbers([r.foreign_pct for r in kept])
+    most = f"{max(foreign):.1f}%" if foreign else "-"
+    left_out = f"{len(disturbed)} disturbed round(s) left out (other processes used {used})" if disturbed \
+        else "no round left out"
+    return (f"{head}; other processes' CPU during kept rounds: at most {most} of the machine "
+            f"(limit {DISTURBED_PCT:g}%); {left_out}")
+
+
+def summary(results: Results, http: Side, engine: Side) -> str:
+    h0, h3 = results.total(http, 0), results.total(http, 3)
+    e0, e3 = results.total(engine, 0), results.total(engine, 3)
+    h_pct, e_pct = _added_pct(h0, h3), _added_pct(e0, e3)
     rest = (h3 - h0) - (e3 - e0)
-    first_h = median(http.values(3, http.first))
-    first_e = median(engine.values(3, engine.first))
-    verdict = "-" if h_pct != h_pct else ("met" if h_pct < AIM_PCT else "NOT met")
+    first_h = median(results.values(http, 3, http.first))
+    first_e = median(results.values(engine, 3, engine.first))
+    verdict = "-" if math.isnan(h_pct) else ("met" if h_pct < AIM_PCT else "NOT met")
     return "\n".join([
-        f"3 partials add {fmt(h3 - h0, 1)} ms end to end (+{fmt(h_pct, 1)}%), {fmt(e3 - e0, 1)} ms in the engine "
-        f"(+{fmt(e_pct, 1)}%: decoding the latents); the other {fmt(rest, 1)} ms (~{fmt(rest / 3, 1)} ms per partial) "
-        f"is the server encoding them (PNG + base64), the JSON events and sending them, on the same cores",
-        f"first partial: {fmt(first_h, 1)} ms after sending end to end ({fmt(100 * first_h / h3, 0)}% of that "
-        f"request's total), {fmt(first_e, 1)} ms into the engine call",
-        f"aim: 3 partials add under {AIM_PCT:g}% to the total: measured +{fmt(h_pct, 1)}% end to end "
-        f"(engine +{fmt(e_pct, 1)}%): {verdict}",
+        (f"3 partials add {_signed(h3 - h0, ' ms')} ({_signed(h_pct, '%')}) end to end and "
+         f"{_signed(e3 - e0, ' ms')} ({_signed(e_pct, '%')}) to the engine call (decoding the latents); "
+         f"the difference, {_signed(rest, ' ms')} ({_signed(rest / 3, ' ms')} per partial), is what the server "
+         f"adds: PNG + base64, the JSON event and sending it, on the cores the engine uses, plus the noise"),
+        (f"first partial: {fmt(first_h, 1)} ms after sending, end to end ({fmt(100 * first_h / h3, 0)}% of the "
+         f"total); {fmt(first_e, 1)} ms into the engine call"),
+        (f"aim: 3 partials add under {AIM_PCT:g}% to the total: measured {_signed(h_pct, '%')} end to end "
+         f"(engine alone {_signed(e_pct, '%')}): {verdict}"),
     ])
 
 
@@ -372,6 +412,7 @@ def run(quick: bool) -> str:
     with tempfile.TemporaryDirectory(prefix="darkroom-bench-partials-") as tmp:
         work = Path(tmp)
         try:
+            # 1. The pipeline, a server serving it, and the same pipeline as an engine in this process.
             folder = build_tiny_sd(work / "tiny-sd")
             config = work / "darkroom.toml"
             config.write_text(config_text(work / "data", model_toml(MODEL, folder, steps=STEPS, guidance=GUIDANCE)))
@@ -380,33 +421,32 @@ def run(quick: bool) -> str:
                 [python(), "-m", "darkroom", "serve", "--port", str(port), "--config", str(config),
                  "--log-level", "warning"],
                 work / "darkroom.log", f"http://{HOST}:{port}/health", timeout=240, env=env)
-            http = OverHttp(port)
-            end_to_end = Phase("end to end (darkroom serve, streaming over HTTP)", "completed event ms (total)",
-                               "first partial event ms", check=warm_http(http, plan))
-            alternate(end_to_end, lambda k: http(k)[0], plan, server.pid)
+            http, engine = OverHttp(port), InProcess(folder)
+            # 2. Warm-ups (discarded), which also check the images.
+            over_http = Side("http", "end to end (darkroom serve, streaming over HTTP)", lambda k: http(k)[0],
+                             "completed event ms (total)", "first partial event ms",
+                             ("response headers ms", "first event byte ms", "first partial event ms",
+                              "completed event ms (total)", "stream bytes"), check=warm_http(http, plan))
+            in_process = Side("engine", "engine alone (DiffusersEngine.generate in this process)",
+                              lambda k: engine(k)[0], "generate ms (total)", "first on_partial ms",
+                              ("first on_partial ms", "generate ms (total)"), check=warm_engine(engine, plan))
+            # 3. The rounds.
+            results = alternate([over_http, in_process], plan, server.pid)
             if server.poll() is not None:
                 raise RuntimeError(f"the darkroom server died (exit {server.returncode})")
-            engine = InProcess(folder)
-            in_process = Phase("engine alone (DiffusersEngine.generate in this process)", "generate ms (total)",
-                               "first on_partial ms", check=warm_engine(engine, plan))
-            alternate(in_process, lambda k: engine(k)[0], plan, server.pid)
             legend = (
                 f"partials: tiny SD pipeline ({folder_bytes(folder) / 1e6:.1f} MB, random weights), {WIDTH}x{HEIGHT} "
                 f"png, {STEPS} steps, guidance {GUIDANCE:g}, seed {SEED}; partial_images=0 (k=0, the baseline) vs 3 "
                 f"(k=3: after steps 2, 4, 6, VAE at half size)\n"
                 f"{_torch_threads()}; the server uses its own default\n"
-                f"each phase: {plan.warmup} discarded warm-up image(s) per count, then rounds of {plan.per_round} "
-                f"images per count (order flips every round); a round during which other processes used more than "
-                f"{DISTURBED_PCT:g}% of the machine is left out and run again (at most {2 * plan.rounds} rounds, "
-                f"{plan.seconds:g} s per phase)"
+                f"{plan.warmup} discarded warm-up image(s) per side and count, then rounds of {plan.per_round} images "
+                f"per side and count (end to end k=0, k=3, engine k=0, k=3; reversed every other round); a round "
+                f"during which other processes used more than {DISTURBED_PCT:g}% of the machine is left out and "
+                f"run again (at most {2 * plan.rounds} rounds, {plan.seconds:g} s)\n"
+                f"{noise_line(results)}"
             )
-            return "\n\n".join([
-                legend,
-                phase_table(end_to_end, ["response headers ms", "first event byte ms", "first partial event ms",
-                                         "completed event ms (total)", "stream bytes"]),
-                phase_table(in_process, ["first on_partial ms", "generate ms (total)"]),
-                summary(end_to_end, in_process),
-            ])
+            return "\n\n".join([legend, side_table(results, over_http), side_table(results, in_process),
+                                summary(results, over_http, in_process)])
         finally:
             if http is not None:
                 http.close()

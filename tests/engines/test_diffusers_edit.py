@@ -18,6 +18,8 @@ from darkroom.engines.diffusers_options import check_options
 from darkroom.engines.diffusers_previews import preview_steps
 from darkroom.errors import InvalidRequest
 
+from .failing import FailOnce
+
 STEPS = 4
 
 
@@ -198,22 +200,6 @@ def test_variation_follows_the_source_without_a_prompt(sd):
 
 
 # ---- errors -------------------------------------------------------------------------------------
-
-
-class FailOnce:
-    """Stands in for a pipeline: raises `error` on the next call, then behaves as the real one."""
-
-    def __init__(self, pipe, error: Exception) -> None:
-        self.__dict__["pipe"], self.__dict__["error"] = pipe, error
-
-    def __call__(self, **kwargs):
-        error, self.__dict__["error"] = self.__dict__["error"], None
-        if error is not None:
-            raise error
-        return self.__dict__["pipe"](**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.__dict__["pipe"], name)
 
 
 @contextlib.contextmanager

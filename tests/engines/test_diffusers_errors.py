@@ -14,21 +14,7 @@ from darkroom.api.app import create_app
 from darkroom.catalog import build_catalog
 from darkroom.config import load_settings
 
-
-class FailOnce:
-    """Stands in for the pipeline: raises `error` on the next call, then behaves as the real one."""
-
-    def __init__(self, pipe, error: Exception) -> None:
-        self.__dict__["pipe"], self.__dict__["error"] = pipe, error
-
-    def __call__(self, **kwargs):
-        error, self.__dict__["error"] = self.__dict__["error"], None
-        if error is not None:
-            raise error
-        return self.__dict__["pipe"](**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.__dict__["pipe"], name)
+from .failing import FailOnce
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidRequest, InvalidType, MissingParameter, UnknownParameter
 from ..postprocess.sources import decode_data_url
-from .images import MAX_GUIDANCE, MAX_STEPS
+from .images import Extensions
 from .multipart import Form, UploadedFile
 from .validation import validate
 
@@ -32,8 +32,8 @@ class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class ImageEditRequest(_Fields):
-    """The scalar fields of an edit (openai-python `ImageEditParams`), multipart or JSON."""
+class ImageEditRequest(Extensions):
+    """The scalar fields of an edit (openai-python `ImageEditParams`), multipart or JSON; plus the extensions."""
 
     prompt: str | None = None  # required; checked in the rules so that null reads as missing
     model: str | None = None
@@ -49,13 +49,6 @@ class ImageEditRequest(_Fields):
     stream: bool | None = None
     partial_images: int | None = Field(default=None, ge=0, le=3)
     user: str | None = None
-
-    # ---- Darkroom extensions, as for generations ----
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
-    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE)
-    negative_prompt: str | None = None
-    scheduler: str | None = None
 
 
 class ImageRef(_Fields):

@@ -16,10 +16,22 @@ MAX_GUIDANCE = 50.0
 EXTENSIONS = ("steps", "guidance_scale", "negative_prompt", "scheduler")  # engine-dependent ones
 
 
-class ImageGenerateRequest(BaseModel):
-    """Body of `POST /v1/images/generations` (openai-python `ImageGenerateParams`)."""
+class Extensions(BaseModel):
+    """Darkroom's request extensions, shared by generations and edits (documented in the README; the
+    SDKs send them with extra_body). Engines that do not honour one refuse it (`rules.py`); none is
+    ever silently dropped. Subclasses add OpenAI's fields, in OpenAI's order."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE)
+    negative_prompt: str | None = None
+    scheduler: str | None = None
+
+
+class ImageGenerateRequest(Extensions):
+    """Body of `POST /v1/images/generations` (openai-python `ImageGenerateParams`)."""
 
     prompt: str | None = None  # required; checked in rules so a null says "missing"
     model: str | None = None
@@ -35,14 +47,6 @@ class ImageGenerateRequest(BaseModel):
     background: Literal["transparent", "opaque", "auto"] | None = None
     style: Literal["vivid", "natural"] | None = None
     user: str | None = None
-
-    # ---- Darkroom extensions (documented in the README; the SDKs send them with extra_body) ----
-    # Engines that do not honour one refuse it (`rules.py`); none is ever silently dropped.
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
-    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE)
-    negative_prompt: str | None = None
-    scheduler: str | None = None
 
 
 class InputTokensDetails(BaseModel):

@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidJSON, InvalidRequest, InvalidType, MissingParameter, UnknownParameter
+from ..errors import (
+    InvalidJSON,
+    InvalidRequest,
+    InvalidType,
+    MissingParameter,
+    UnknownParameter,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
