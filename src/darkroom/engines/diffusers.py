@@ -39,10 +39,10 @@ Partial images (`diffusers_previews`): when a job asks for k of them, the latent
 spaced steps strictly before the last (round(S*(p+1)/(k+1)) of the S steps that run; fewer when S
 is small: S = 2 gives one, S = 1 none) are decoded by the pipeline's own VAE at half size (latents
 shrunk 2x, FLUX's unpacked first) and enlarged to the job's size. They are real intermediate states:
-noisy and soft early on, near the final picture late. They leave the final image unchanged. Cost,
-measured on the tiny SD test pipeline (256x256, 8 steps, CPU, 2 threads): 3 partials add 11-14% to a
-~260 ms run (a full-size decode would add 35-40%); the first arrives after ~73 ms. A real model's
-denoiser is far heavier than its VAE, so the share there is smaller; with `cpu_offload = "model"`
+noisy and soft early on, near the final picture late. They leave the final image unchanged. Cost
+(`python -m bench partials`, tiny SD test pipeline, 256x256, 8 steps, CPU): 3 partials add about 10%
+to the engine call (a full-size decode would add 35-40%) and 14% end to end with encoding and sending
+them. A real model's denoiser is far heavier than its VAE, so the share there is smaller; with `cpu_offload = "model"`
 each partial moves the VAE in (and the denoiser out) once more.
 
 Pipelines are not thread-safe: calls are serialised (the engine's worker runs one call at a time in
