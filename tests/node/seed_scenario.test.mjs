@@ -16,6 +16,7 @@ import { after, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { pngAlphaCounts, probe } from './decode.mjs';
+import { refused } from './refused.mjs';
 
 const BASE_URL = process.env.DARKROOM_BASE_URL;
 const API_KEY = process.env.DARKROOM_API_KEY;
@@ -175,27 +176,6 @@ const REFUSALS = [
   ['stream-dalle2', { model: 'dall-e-2', prompt: HERO, stream: true },
     OpenAI.BadRequestError, 400, 'unsupported_parameter', 'stream'],
 ];
-
-/** Awaits a call that must fail and returns the error after checking the fields every SDK user reads. */
-async function refused(call, errorClass, { status, code, param }) {
-  let error;
-  try {
-    await call();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error, 'the request should have been refused');
-  assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${error?.constructor?.name}: ${error}`);
-  assert.ok(error instanceof OpenAI.APIError);
-  assert.equal(error.status, status);
-  assert.equal(error.code, code);
-  assert.equal(error.param, param);
-  assert.equal(error.type, 'invalid_request_error');
-  assert.match(error.requestID ?? '', /^req_/);
-  assert.ok(error.message.startsWith(`${status} `) && error.message.length > 4, error.message);
-  assert.doesNotMatch(error.message, /no body/, 'the error envelope must be {"error": {...}}');
-  return error;
-}
 
 describe('refusals', () => {
   for (const [name, request, errorClass, status, code, param] of REFUSALS) {
