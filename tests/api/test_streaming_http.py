@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 import httpx
 import numpy as np
+import openai
 import pytest
 from PIL import Image
 
 from tests.conftest import CONFIG, LiveServer, start_server, stop_server
 from tests.images import decode_b64
+from tests.test_sdk_node import NODE_DIR, _node, _run
 
 GENERATIONS, EDITS = "/v1/images/generations", "/v1/images/edits"
 PROMPT = "a todo app with a checklist card, flat illustration"
@@ -265,3 +267,36 @@ def test_error_after_the_stream_started_is_an_error_event(servers):
         assert client.get("/health").status_code == 200
         ok = client.post(GENERATIONS, json={"model": "dall-e-2", "prompt": PROMPT, "size": "256x256"})
         assert ok.status_code == 200, ok.text
+
+
+NODE_STREAM_ERROR = """
+import OpenAI from 'openai';
+const client = new OpenAI({ baseURL: process.env.DARKROOM_BASE_URL, apiKey: process.env.DARKROOM_API_KEY, maxRetries: 0 });
+const stream = await client.images.generate({ model: 'gpt-image-2-alpha', prompt: 'a todo app', stream: true,
+  quality: 'high', size: '3840x2160', n: 10 });
+try {
+  for await (const event of stream) console.log('event', event.type);
+  console.log('no error');
+} catch (error) {
+  console.log(JSON.stringify({ name: error.constructor.name, isAPIError: error instanceof OpenAI.APIError,
+                               message: error.message, code: error.code ?? error.error?.code }));
+}
+"""
+
+
+def test_both_sdks_raise_the_error_event(servers):
+    """The error event is what OpenAI's SDKs treat as a failure: Python raises APIError, so does Node."""
+    server = servers["impatient"]
+    with openai.OpenAI(base_url=server.v1, api_key=server.api_key, max_retries=0, timeout=60) as client:
+        stream = client.images.generate(model="gpt-image-2-alpha", prompt=PROMPT, stream=True, quality="high",
+                                        size="3840x2160", n=10)
+        with pytest.raises(openai.APIError) as info:
+            list(stream)
+    assert "did not finish within" in info.value.message
+    assert info.value.body["code"] == "timeout"
+
+    proc = _run([_node(), "--input-type=module", "-e", NODE_STREAM_ERROR], cwd=NODE_DIR,
+                env={"DARKROOM_BASE_URL": server.v1, "DARKROOM_API_KEY": server.api_key})
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcome["isAPIError"] and "did not finish within" in outcome["message"], outcome
