@@ -2,6 +2,9 @@
 
     darkroom serve [--host HOST] [--port PORT] [--config FILE]   run the server under uvicorn
     darkroom models [--config FILE]                                list the served models
+    darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N] [--admin]
+    darkroom keys list | darkroom keys revoke NAME                 API keys in the metadata store
+    darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger
 
 Every subcommand reads the same settings: defaults < --config FILE (or DARKROOM_CONFIG) <
 DARKROOM_* environment variables < flags.
@@ -10,8 +13,10 @@ DARKROOM_* environment variables < flags.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
+import time
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
@@ -22,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config, **_overrides(args))
-        return args.func(settings)
+        return args.func(settings, args)
     except ConfigError as exc:
         print(f"darkroom: {exc}", file=sys.stderr)
         return 2
@@ -44,14 +49,56 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the served models", description="List the served models.")
     models.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
     models.set_defaults(func=_models)
+
+    keys = commands.add_parser("keys", help="issue, list and revoke API keys",
+                               description="API keys in the metadata store (keys are stored only as hashes).")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_commands.add_parser("create", help="issue a key (printed once)", description="Issue an API key. "
+                                      "It is printed once; only its hash is stored.")
+    create.add_argument("--name", required=True, help="a unique name (shown in the ledger, logs and metrics)")
+    create.add_argument("--rpm", type=_positive, help="requests per minute (default: no limit)")
+    create.add_argument("--images-per-minute", type=_positive, help="images per minute (default: no limit)")
+    create.add_argument("--monthly-images", type=_positive, help="images per calendar month, UTC (default: no limit)")
+    create.add_argument("--admin", action="store_true", help="may read GET /v1/usage/images")
+    create.set_defaults(func=_keys_create)
+    listing = keys_commands.add_parser("list", help="list the keys (never the keys themselves)")
+    listing.set_defaults(func=_keys_list)
+    revoke = keys_commands.add_parser("revoke", help="revoke a key (refused within a second everywhere)")
+    revoke.add_argument("name", help="the key's name")
+    revoke.set_defaults(func=_keys_revoke)
+
+    usage = commands.add_parser("usage", help="print the usage ledger", description="Usage per day, key and model "
+                                "from the ledger (successful requests; errors counted apart).")
+    usage.add_argument("--since", type=_date, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC; default: 30 days ago)")
+    usage.add_argument("--key", help="only this key's name")
+    usage.add_argument("--requests", action="store_true", help="one line per request instead of totals")
+    usage.set_defaults(func=_usage)
+    for sub in (create, listing, revoke, usage):
+        sub.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _date(text: str) -> float:
+    for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M"):
+        try:
+            return dt.datetime.strptime(text, form).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError("expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name, None) for name in ("host", "port", "log_level")}
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .api.app import create_app
     from .shutdown import DrainingServer
 
@@ -71,12 +118,113 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def _models(settings: Settings) -> int:
+def _models(settings: Settings, args: argparse.Namespace) -> int:
     from .catalog import build_catalog
 
     for spec in build_catalog(settings):
         print(f"{spec.name:28} {spec.engine_name:10} {spec.family:12} {spec.description[:60]}")
     return 0
+
+
+def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    from .errors import InvalidRequest
+    from .store import MetadataStore
+    from .store.keys import Limits
+
+    store = MetadataStore.open(settings)
+    try:
+        record, key = store.keys.create(args.name, Limits(args.rpm, args.images_per_minute, args.monthly_images),
+                                        admin=args.admin)
+    except InvalidRequest as exc:
+        print(f"darkroom: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(key)
+    print(f"Key '{record.name}' created{_limits_text(record)}. This is the only time it is shown.", file=sys.stderr)
+    return 0
+
+
+def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    from .store import MetadataStore
+
+    store = MetadataStore.open(settings)
+    try:
+        keys = store.keys.list()
+    finally:
+        store.close()
+    print(f"{'name':24} {'prefix':9} {'status':8} {'admin':5} {'rpm':>6} {'img/min':>8} {'img/month':>10} created (UTC)")
+    for key in keys:
+        limits = key.limits
+        print(f"{key.name:24} {key.prefix + '…':9} {'revoked' if key.revoked_at else 'active':8} "
+              f"{'yes' if key.admin else 'no':5} {_num(limits.rpm):>6} {_num(limits.images_per_minute):>8} "
+              f"{_num(limits.monthly_images):>10} {_utc(key.created_at)}")
+    return 0
+
+
+def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from .store import MetadataStore
+
+    store = MetadataStore.open(settings)
+    try:
+        revoked = store.keys.revoke(args.name)
+    finally:
+        store.close()
+    if not revoked:
+        print(f"darkroom: no active key named '{args.name}'", file=sys.stderr)
+        return 1
+    print(f"Key '{args.name}' revoked.", file=sys.stderr)
+    return 0
+
+
+def _usage(settings: Settings, args: argparse.Namespace) -> int:
+    from .store import MetadataStore
+
+    store = MetadataStore.open(settings)
+    try:
+        since = args.since if args.since is not None else time.time() - 30 * 86_400
+        rows = store.ledger.rows(since, args.key)
+    finally:
+        store.close()
+    if args.requests:
+        print(f"{'time (UTC)':19} {'key':16} {'model':24} {'op':9} {'n':>2} {'size':9} {'status':>6} "
+              f"{'in tok':>7} {'out tok':>8} {'ms':>8} request id")
+        for row in rows:
+            print(f"{_utc(row['created_at'])} {row['key_name'] or '-':16} {row['model'] or '-':24} "
+                  f"{row['operation'] or '-':9} {_num(row['n']):>2} {row['size'] or '-':9} {row['status']:>6} "
+                  f"{_num(row['input_tokens']):>7} {_num(row['output_tokens']):>8} {row['total_ms']:>8.0f} "
+                  f"{row['request_id']}")
+        return 0
+    totals: dict[tuple, list[int]] = {}
+    for row in rows:
+        day = _utc(row["created_at"])[:10]
+        group = totals.setdefault((day, row["key_name"] or "-", row["model"] or "-"), [0, 0, 0, 0, 0])
+        ok = row["status"] == 200
+        group[0] += ok
+        group[1] += row["images"] if ok else 0
+        group[2] += (row["input_tokens"] or 0) if ok else 0
+        group[3] += (row["output_tokens"] or 0) if ok else 0
+        group[4] += not ok
+    print(f"{'day (UTC)':10} {'key':20} {'model':26} {'requests':>8} {'images':>7} {'in tokens':>10} "
+          f"{'out tokens':>11} {'errors':>6}")
+    for (day, key, model), (requests, images, tokens_in, tokens_out, errors) in sorted(totals.items()):
+        print(f"{day:10} {key:20} {model:26} {requests:>8} {images:>7} {tokens_in:>10} {tokens_out:>11} {errors:>6}")
+    return 0
+
+
+def _limits_text(key) -> str:  # noqa: ANN001 - an ApiKey
+    parts = [f"{value} {unit}" for value, unit in ((key.limits.rpm, "requests/min"),
+             (key.limits.images_per_minute, "images/min"), (key.limits.monthly_images, "images/month"))
+             if value is not None]
+    return (" (" + ", ".join(parts) + ")") if parts else " (no limits)"
+
+
+def _num(value) -> str:  # noqa: ANN001
+    return "-" if value is None else str(value)
+
+
+def _utc(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 if __name__ == "__main__":

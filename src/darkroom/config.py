@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     max_upload_file_bytes: int = Field(default=52_428_800, gt=0)  # one uploaded image (OpenAI: 50 MB)
     max_input_pixels: int = Field(default=16_777_216, gt=0)  # one uploaded image, read from its header
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)  # SSE comment while nothing else is sent
+    database_url: str = ""  # the metadata store; empty: SQLite in data_dir (postgresql+psycopg://... to share)
+    store_all: bool = False  # keep every generated image with its request's metadata, for its owner
+    store_all_ttl_seconds: int = Field(default=30 * 86_400, gt=0)  # how long kept images live
     max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
     request_timeout_seconds: float = Field(default=590.0, gt=0)  # under the SDKs' 600 s: a 504, not a retry
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM, time for work in flight

@@ -14,6 +14,9 @@
     │   └── ModelNotFound               404                         model_not_found
     ├── MethodNotAllowed                405 invalid_request_error  method_not_allowed
     ├── PayloadTooLarge                 413 invalid_request_error  request_too_large
+    ├── RateLimited                     429 requests               rate_limit_exceeded (+ Retry-After)
+    ├── QuotaExceeded                   429 insufficient_quota     insufficient_quota (no Retry-After;
+    │                                                               x-should-retry: false)
     ├── ServerError                     500 server_error           internal_error (message sanitised)
     ├── ServiceUnavailable              503 server_error           service_unavailable (overloaded, loading,
     │                                                               out of memory, shutting down: + Retry-After)
@@ -151,6 +154,26 @@ class PayloadTooLarge(DarkroomError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class RateLimited(DarkroomError):
+    """An API key over its requests-per-minute or images-per-minute limit (`store/limits.py`)."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+
+class QuotaExceeded(DarkroomError):
+    """An API key over its monthly image quota. The SDKs are told not to retry: waiting will not help."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+    def __init__(self, message: str, **kwargs) -> None:  # noqa: ANN003 - DarkroomError's keywords
+        super().__init__(message, **kwargs)
+        self.headers = {"x-should-retry": "false", **self.headers}
 
 
 class ServerError(DarkroomError):

@@ -20,8 +20,9 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,11 @@ class RequestContext:
 
     request_id: str
     base_url: str  # public base for signed links, without a trailing slash
+    # Filled in by the service as the request goes (model, engine, size, timings, usage...): what the
+    # ledger, the metrics and the access log record about it once it has ended (`record.py`).
+    summary: dict[str, Any] = field(default_factory=dict)
+    # Charges the request's images to its API key's limits once its rules passed (429 when over).
+    charge: Callable[[int], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +181,11 @@ class ImageService:
             self.loader.check_ready(spec)
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()
-        # 2. Prompt moderation.
+        ctx.summary.update(_describe(plan))
+        # 2. Prompt moderation, then the images are charged to the key's limits.
         self._moderate(plan, ctx)
+        if ctx.charge is not None:
+            await ctx.charge(plan.n)
         # 3. The engine, through its worker's queue (batched with other requests where it can be).
         worker = self.worker_for(plan.spec.engine)
         ticket = worker.submit(_job(plan, progress.partial if progress and plan.partial_images else None))
@@ -196,7 +205,13 @@ class ImageService:
         log.info("%s %s model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
                  "encode_ms=%.1f", ctx.request_id, _DONE[plan.operation], plan.spec.name, plan.size, plan.n,
                  plan.output_format, plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
-        return Outcome(self._response(plan, list(data)), plan, queue_s, engine_s, encode_s, info)
+        response = self._response(plan, list(data))
+        ctx.summary.update(images=len(data), queue_ms=round(queue_s * 1000, 2), engine_ms=round(engine_s * 1000, 2),
+                           encode_ms=round(encode_s * 1000, 2))
+        if response.usage is not None:
+            ctx.summary.update(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
+                               total_tokens=response.usage.total_tokens)
+        return Outcome(response, plan, queue_s, engine_s, encode_s, info)
 
     async def _result(self, ticket: Ticket, plan: GenerationPlan) -> Generation:
         try:
@@ -273,6 +288,12 @@ class ImageService:
 
 
 _DONE = {"generate": "generated", "edit": "edited", "variation": "varied"}
+
+
+def _describe(plan: GenerationPlan) -> dict[str, Any]:
+    return {"model": plan.spec.name, "engine": plan.spec.engine_name, "operation": plan.operation, "n": plan.n,
+            "size": plan.size, "quality": plan.quality or plan.engine_quality, "output_format": plan.output_format,
+            "stream": plan.stream}
 
 
 def _job(plan: GenerationPlan, on_partial: PartialCallback | None) -> GenerationJob:

@@ -14,10 +14,12 @@ from ..catalog import Catalog, build_catalog
 from ..config import Settings
 from ..service import ImageService
 from ..storage.local import LocalImageStore
+from ..store import MetadataStore
 from ..storage.signing import LinkSigner, load_or_create_key
-from . import health, images, models
+from . import health, images, models, usage
 from .auth import ApiKeyAuth
 from .errors import install_error_handlers
+from .metrics import install_metrics
 from .middleware import RequestContextMiddleware
 
 log = logging.getLogger("darkroom")
@@ -32,12 +34,14 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     catalog = catalog or build_catalog(settings)
     signer = LinkSigner(load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir))
     store = LocalImageStore(settings.data_dir / "images", signer, settings.url_ttl_seconds)
-    auth = ApiKeyAuth([key.get_secret_value() for key in settings.api_keys])
+    meta = MetadataStore.open(settings)  # migrated here, before anything listens
+    auth = ApiKeyAuth([key.get_secret_value() for key in settings.api_keys], meta)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if auth.open:
+        if auth.open_at_start():
             log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
+        meta.ledger.start()
         service: ImageService = app.state.service
         service.start()
         # Slow engines load in the background: /health answers (and says `loading`) meanwhile.
@@ -52,18 +56,23 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
             await service.close()
             for engine in catalog.engines():
                 engine.close()
+            meta.close()  # after the last request: the ledger writes what it still holds
 
     app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds,
                                      settings.max_input_pixels)
+    app.state.store = meta
+    app.state.finishers = [meta.ledger.record]  # told about every request once it has ended (`record.py`)
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
     install_error_handlers(app)
+    install_metrics(app)
     app.include_router(health.router)
     app.include_router(images.links)
     app.include_router(images.router, dependencies=[Depends(auth)])
     app.include_router(models.router, dependencies=[Depends(auth)])
+    app.include_router(usage.router, dependencies=[Depends(auth)])
     uploads = {path: settings.max_upload_bytes for path in ("/v1/images/edits", "/v1/images/variations")}
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, path_caps=uploads)
     return app

@@ -1,13 +1,28 @@
-"""Bearer API keys from settings, compared in constant time. No keys configured: the server is open."""
+"""Bearer API keys: the settings file's keys and those issued with `darkroom keys create`.
+
+Settings keys are compared in constant time in memory; they are admin keys (the operator's) with no
+limits, named `settings#1`, `settings#2`... in the ledger. Issued keys are looked up by hash in the
+metadata store (`store/keys.py`, cached for a second), carry their own limits and are charged one
+request each here (`store/limits.py`); images are charged by the service once a request's rules
+passed (`RequestContext.charge`). With no key configured anywhere the server is open.
+
+On success `request.state.key` is the `ApiKey` (never the key itself) and `request.state.key_name`
+its name; `request.state.ratelimit_headers` collects the `x-ratelimit-*` headers that the
+middleware adds to the response.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 
 from fastapi import Request
 
-from ..errors import AuthenticationFailed
+from ..errors import AuthenticationFailed, PermissionDenied
+from ..store import MetadataStore
+from ..store.keys import ApiKey
+from ..store.limits import BucketState
 
 _MISSING = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header using "
@@ -16,34 +31,65 @@ _MISSING = (
 
 
 class ApiKeyAuth:
-    """A FastAPI dependency that checks `Authorization: Bearer <key>` against the configured keys."""
+    """A FastAPI dependency that checks `Authorization: Bearer <key>`."""
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str], store: MetadataStore) -> None:
         self._digests = [hashlib.sha256(key.encode()).digest() for key in keys]
+        self.store = store
 
-    @property
-    def open(self) -> bool:
-        return not self._digests
+    def open_at_start(self) -> bool:
+        return not self._digests and not self.store.keys.any_active()
 
-    async def __call__(self, request: Request) -> None:  # async: no thread hop for a few microseconds of work
-        if self.open:
-            return
+    async def __call__(self, request: Request) -> None:
+        request.state.ratelimit_headers = {}
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip()
+        if not self._digests and not await self._store_has_keys():
+            request.state.key, request.state.key_name = None, None  # an open server
+            return
         if scheme.lower() != "bearer" or not key:
             raise AuthenticationFailed(_MISSING, code=None)
-        if not self._matches(key):
+        found = self._settings_key(key) or await self._issued_key(key)
+        if found is None:
             raise AuthenticationFailed(
-                f"Incorrect API key provided: {_redact(key)}. Check the keys configured for this Darkroom server."
-            )
+                f"Incorrect API key provided: {_redact(key)}. Check the keys configured for this Darkroom server.")
+        request.state.key, request.state.key_name = found, found.name
+        if found.limits.rpm is not None:
+            state = await asyncio.to_thread(self.store.limits.take_request, found)
+            record_state(request, state)
 
-    def _matches(self, key: str) -> bool:
+    async def _store_has_keys(self) -> bool:
+        hit, value = self.store.keys.cached_any()
+        return value if hit else await asyncio.to_thread(self.store.keys.any_active)
+
+    def _settings_key(self, key: str) -> ApiKey | None:
         digest = hashlib.sha256(key.encode()).digest()
-        found = False
-        for known in self._digests:  # no early exit: the time taken does not say which key matched
-            found |= hmac.compare_digest(digest, known)
-        return found
+        index = None
+        for i, known in enumerate(self._digests):  # no early exit: the time taken does not say which matched
+            if hmac.compare_digest(digest, known):
+                index = i
+        return ApiKey(name=f"settings#{index + 1}", admin=True) if index is not None else None
+
+    async def _issued_key(self, key: str) -> ApiKey | None:
+        hit, found = self.store.keys.cached(key)
+        if hit:
+            return found
+        return await asyncio.to_thread(self.store.keys.lookup, key)
+
+
+def record_state(request: Request, state: BucketState | None) -> None:
+    if state is not None:
+        request.state.ratelimit_headers.update(state.headers())
+
+
+def require_admin(request: Request) -> ApiKey | None:
+    """The request's key when it is an admin key (or the server is open); else 403."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    if key is not None and not key.admin:
+        raise PermissionDenied("This endpoint needs an admin API key (a key from the settings file, or one "
+                               "created with `darkroom keys create --admin`).")
+    return key
 
 
 def _redact(key: str) -> str:

@@ -21,6 +21,8 @@ from ..protocol.images import ImageGenerateRequest
 from ..protocol.multipart import FormLimits, read_form
 from ..protocol.validation import parse_json_body
 from ..service import ImageService, Outcome, RequestContext
+from ..store.keys import ApiKey
+from .auth import record_state
 from .sse import stream_response
 
 log = logging.getLogger("darkroom.api")
@@ -121,7 +123,18 @@ def _media_type(content_type: str | None) -> str:
 
 
 def _context(request: Request) -> RequestContext:
-    return RequestContext(request_id=request.state.request_id, base_url=public_base_url(request))
+    """The service's view of the request; its summary is what the middleware records when it ends."""
+    key: ApiKey | None = getattr(request.state, "key", None)
+    charge = None
+    if key is not None and key.id is not None and key.limits.any:
+        limits = request.app.state.store.limits
+
+        async def charge(n: int) -> None:
+            record_state(request, await asyncio.to_thread(limits.take_images, key, n))
+
+    ctx = RequestContext(request_id=request.state.request_id, base_url=public_base_url(request), charge=charge)
+    request.state.summary = ctx.summary
+    return ctx
 
 
 def public_base_url(request: Request) -> str:

@@ -1,0 +1,56 @@
+"""`GET /v1/usage/images` (also at OpenAI's path, `/v1/organization/usage/images`): the usage ledger
+in the shape of OpenAI's organization usage API for images. Admin keys only.
+
+Query: `start_time` (Unix seconds; default: 7 days ago, at a bucket boundary), `end_time` (default:
+now), `bucket_width` (`1m`, `1h` or `1d`, default `1d`), `group_by` (any of `model`, `size`, `source`,
+`api_key_id`; repeated or comma-separated), `api_key_id` (one key's name), `limit` (buckets, 1-31
+for 1d as OpenAI caps it; 1-168 for 1h, 1-1440 for 1m). Each result has `images`,
+`num_model_requests`, and Darkroom's `input_tokens` / `output_tokens`; `api_key_id` holds a key's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Query, Request
+
+from ..errors import InvalidRequest
+from .auth import require_admin
+
+router = APIRouter()
+WIDTHS = {"1m": 60, "1h": 3600, "1d": 86_400}
+MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
+DEFAULT_BUCKETS = {"1m": 60, "1h": 24, "1d": 7}
+GROUPS = ("model", "size", "source", "api_key_id")
+
+
+@router.get("/v1/usage/images")
+@router.get("/v1/organization/usage/images")
+async def usage_images(request: Request, start_time: int | None = None, end_time: int | None = None,
+                       bucket_width: str = "1d", group_by: list[str] = Query(default=[]),
+                       api_key_id: str | None = None, limit: int | None = None) -> dict:
+    require_admin(request)
+    if bucket_width not in WIDTHS:
+        raise InvalidRequest(f"Invalid value: '{bucket_width}'. Supported values are: '1m', '1h' and '1d'.",
+                             param="bucket_width")
+    width = WIDTHS[bucket_width]
+    groups = tuple(name.strip() for value in group_by for name in value.split(",") if name.strip())
+    for name in groups:
+        if name not in GROUPS:
+            raise InvalidRequest(f"Invalid 'group_by': '{name}'. Supported values are: "
+                                 f"{', '.join(repr(g) for g in GROUPS)}.", param="group_by")
+    count = limit if limit is not None else DEFAULT_BUCKETS[bucket_width]
+    if not 1 <= count <= MAX_BUCKETS[bucket_width]:
+        raise InvalidRequest(f"Invalid 'limit': expected 1 to {MAX_BUCKETS[bucket_width]} buckets for "
+                             f"bucket_width {bucket_width}, but got {count}.", param="limit")
+    now = int(time.time())
+    start = start_time if start_time is not None else (now // width - count + 1) * width
+    end = min(end_time if end_time is not None else now + 1, start + count * width)
+    if end <= start:
+        raise InvalidRequest("Invalid 'end_time': it must be after 'start_time'.", param="end_time")
+    end = start + -(-(end - start) // width) * width  # whole buckets
+    ledger = request.app.state.store.ledger
+    await asyncio.to_thread(ledger.flush, 5.0)  # what was just served is in the answer
+    data = await asyncio.to_thread(ledger.buckets, start, end, width, groups, api_key_id)
+    return {"object": "page", "data": data, "has_more": False, "next_page": None}

@@ -1,0 +1,40 @@
+"""The metadata store: API keys, per-key limits, the usage ledger and kept images, in one database.
+
+    database.py   open (SQLite in the data directory, or `database_url`) and migrate (Alembic)
+    schema.py     the tables
+    keys.py       keys issued by `darkroom keys`, stored as hashes
+    limits.py     per-key token buckets and the monthly quota, shared by every process
+    ledger.py     one usage row per image request, written in the background
+    kept.py       images kept by `store_all`, retrievable by their owner only
+
+`MetadataStore.open(settings)` gives all of them on one engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..config import Settings
+from .database import database_url, open_database
+from .keys import KeyStore
+from .ledger import UsageLedger
+from .limits import RateLimiter
+
+
+@dataclass
+class MetadataStore:
+    engine: sa.Engine
+    keys: KeyStore
+    limits: RateLimiter
+    ledger: UsageLedger
+
+    @classmethod
+    def open(cls, settings: Settings) -> MetadataStore:
+        engine = open_database(database_url(settings.database_url, settings.data_dir))
+        return cls(engine, KeyStore(engine), RateLimiter(engine), UsageLedger(engine))
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.dispose()

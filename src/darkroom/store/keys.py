@@ -1,0 +1,138 @@
+"""API keys issued with `darkroom keys create`: stored only as SHA-256 hashes, looked up in constant time.
+
+A key is `dr-` plus 43 random URL-safe characters (256 bits), so a plain SHA-256 is a safe way to
+store it (no dictionary can reach it; a slow hash would only slow every request). It is printed
+once, at creation. A lookup hashes the presented key, finds the row by its hash and compares the
+hashes with `hmac.compare_digest`.
+
+Lookups are cached for `CACHE_SECONDS` (1 s) per process, hits and misses alike: a revoked key is
+refused within a second on every process that shares the store, and a busy server reads the
+database about once a second per key instead of once per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..errors import InvalidRequest
+from .schema import api_keys
+
+CACHE_SECONDS = 1.0
+PREFIX = "dr-"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rpm: int | None = None  # requests per minute
+    images_per_minute: int | None = None
+    monthly_images: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.images_per_minute, self.monthly_images))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """Who made a request: a key's name (never the key), its limits and whether it is an admin key."""
+
+    name: str
+    admin: bool = False
+    limits: Limits = Limits()
+    id: int | None = None  # None: a key from the settings file (no limits, not in the database)
+    prefix: str = ""
+    created_at: float = 0.0
+    revoked_at: float | None = None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._any: tuple[float, bool] = (0.0, False)
+        self._lock = threading.Lock()
+
+    # ---- administration (the CLI) -------------------------------------------------------------
+
+    def create(self, name: str, limits: Limits = Limits(), admin: bool = False) -> tuple[ApiKey, str]:
+        """A new key: returns its record and the key itself, which is never stored."""
+        if not name or len(name) > 100:
+            raise InvalidRequest("A key name must be 1 to 100 characters.", param="name")
+        key = PREFIX + secrets.token_urlsafe(32)
+        row = dict(name=name, key_hash=hash_key(key), key_prefix=key[:7], admin=admin, rpm=limits.rpm,
+                   images_per_minute=limits.images_per_minute, monthly_images=limits.monthly_images,
+                   created_at=time.time(), revoked_at=None)
+        try:
+            with self.engine.begin() as conn:
+                key_id = conn.execute(sa.insert(api_keys).values(**row)).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            raise InvalidRequest(f"A key named '{name}' already exists.", param="name") from None
+        return _record({**row, "id": key_id}), key
+
+    def list(self) -> list[ApiKey]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).mappings().all()
+        return [_record(row) for row in rows]
+
+    def revoke(self, name: str) -> bool:
+        """Revoke the key named `name`; False if there is no such active key."""
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.update(api_keys).where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+                                  .values(revoked_at=time.time()))
+        return result.rowcount == 1
+
+    # ---- requests (the server) ----------------------------------------------------------------
+
+    def lookup(self, key: str) -> ApiKey | None:
+        """The active key matching `key`, or None (blocking: call it from a thread, or after `cached`)."""
+        digest = hash_key(key)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == digest)).mappings().first()
+        found = None
+        if row is not None and hmac.compare_digest(row["key_hash"], digest) and row["revoked_at"] is None:
+            found = _record(row)
+        with self._lock:
+            self._cache[digest] = (time.monotonic() + CACHE_SECONDS, found)
+            if len(self._cache) > 10_000:  # keys tried at random must not grow it without bound
+                self._cache.clear()
+        return found
+
+    def cached(self, key: str) -> tuple[bool, ApiKey | None]:
+        """(hit, key) from the cache, without touching the database."""
+        entry = self._cache.get(hash_key(key))
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def cached_any(self) -> tuple[bool, bool]:
+        """(hit, `any_active()`) from the cache, without touching the database."""
+        expires, value = self._any
+        return expires >= time.monotonic(), value
+
+    def any_active(self) -> bool:
+        """Whether the store holds any active key (cached like lookups): if so, the server is not open."""
+        hit, value = self.cached_any()
+        if hit:
+            return value
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.count()).select_from(api_keys)
+                                 .where(api_keys.c.revoked_at.is_(None))).scalar_one() > 0
+        self._any = (time.monotonic() + CACHE_SECONDS, value)
+        return value
+
+
+def _record(row) -> ApiKey:  # noqa: ANN001 - a row mapping
+    return ApiKey(name=row["name"], admin=bool(row["admin"]), id=row["id"], prefix=row["key_prefix"],
+                  limits=Limits(row["rpm"], row["images_per_minute"], row["monthly_images"]),
+                  created_at=row["created_at"], revoked_at=row["revoked_at"])
