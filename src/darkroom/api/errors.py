@@ -4,6 +4,9 @@
     starlette HTTPException  -> 404 not_found / 405 method_not_allowed / the status it carries
     RequestValidationError   -> 400 (FastAPI would say 422; OpenAI says 400)
     anything else            -> 500 server_error, message sanitised, traceback only in the log
+
+The envelope's `code` is also kept on `request.state.error_code`, for the request's record
+(`record.py`: the access log, the metrics, the ledger).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
         error = to_darkroom_error(exc)
         if isinstance(error, ServerError) and not isinstance(exc, DarkroomError):
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        request.state.error_code = error.code
         return error_response(error)
 
     for kind in (DarkroomError, StarletteHTTPException, RequestValidationError):

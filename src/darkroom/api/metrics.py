@@ -9,9 +9,11 @@ proxy, or bind the server to an internal interface.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client import generate_latest
 
 from ..metrics import Metrics
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the text format every Prometheus reads
 
 
 def install_metrics(app: FastAPI) -> None:
@@ -26,4 +28,4 @@ def install_metrics(app: FastAPI) -> None:
 async def metrics(request: Request) -> Response:
     # async: the workers' figures are read on the event loop, the only place they are written.
     body = generate_latest(request.app.state.metrics.registry)
-    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(body, media_type=CONTENT_TYPE)

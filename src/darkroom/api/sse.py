@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import State
 from starlette.types import Send
 
 from ..errors import DarkroomError, ServerError
@@ -48,10 +49,10 @@ async def stream_response(request: Request, run: Callable[[Progress], Awaitable[
         raise
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
                "x-darkroom-seed": str(stream.progress.admitted.result().seeds[0])}
-    return EventStreamResponse(_frames(stream, request.state.request_id), headers=headers)
+    return EventStreamResponse(_frames(stream, request.state), headers=headers)
 
 
-async def _frames(stream: ImageStream, request_id: str) -> AsyncIterator[bytes]:
+async def _frames(stream: ImageStream, state: State) -> AsyncIterator[bytes]:
     events = stream.events()
     try:
         async for event in events:
@@ -59,9 +60,10 @@ async def _frames(stream: ImageStream, request_id: str) -> AsyncIterator[bytes]:
     except Exception as exc:
         error = to_darkroom_error(exc)
         if isinstance(error, ServerError) and not isinstance(exc, DarkroomError):
-            log.error("%s stream failed", request_id, exc_info=exc)
+            log.error("%s stream failed", state.request_id, exc_info=exc)
         else:
-            log.info("%s stream ended with an error: %s", request_id, error.message)
+            log.info("%s stream ended with an error: %s", state.request_id, error.message)
+        state.error_code = error.code  # for the ledger, metrics and access log (`record.py`)
         yield _frame("error", {"type": "error", **error.body()})
     finally:
         await events.aclose()

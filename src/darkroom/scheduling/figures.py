@@ -1,4 +1,5 @@
-"""Figures a worker keeps about its work, for `/health` now and the metrics endpoint later."""
+"""Figures a worker keeps about its work, for `/health` and `/metrics` (`darkroom/metrics.py` reads them
+at scrape time). They are written on the event loop only, never from engine threads."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ class Stat:
 
 
 @dataclass
+class Tally(Stat):
+    """A `Stat` of small whole numbers that also counts each value exactly (batch sizes: a few distinct
+    values), so that a histogram can be built from it at any bucket bounds."""
+
+    counts: collections.Counter[int] = field(default_factory=collections.Counter)
+
+    def add(self, value: float) -> None:
+        super().add(value)
+        self.counts[int(value)] += 1
+
+
+@dataclass
 class WorkerFigures:
     queue_depth: int = 0
     engine_calls: int = 0
@@ -38,7 +51,7 @@ class WorkerFigures:
     stopped_early: int = 0  # engine calls stopped mid-way because every job of the batch was gone
     timed_out: int = 0  # requests that hit the deadline (504)
     queue_wait: Stat = field(default_factory=Stat)  # seconds
-    batch_images: Stat = field(default_factory=Stat)  # images per engine call
+    batch_images: Tally = field(default_factory=Tally)  # images per engine call
     engine_seconds: Stat = field(default_factory=Stat)  # per engine call
     encode_seconds: Stat = field(default_factory=Stat)  # per request
 

@@ -1,0 +1,141 @@
+"""Darkroom's Prometheus metrics, in a registry of their own (never the global one: several apps may
+live in one process, as they do in the tests).
+
+Two sources feed them:
+
+- `Metrics.finish(record)`, a finisher (`record.py`): once per `POST /v1/images/*` request after its
+  response has ended, for the request counts and the latency and image histograms;
+- `WorkerCollector`, which reads each engine worker's figures (`scheduling/figures.py`) at scrape
+  time, for the queue, the batches and the cancelled, timed-out and rejected jobs. The figures are
+  the one source of truth, so `/health` and `/metrics` never disagree.
+
+    darkroom_requests_total{model,engine,operation,status}   counter    status: the HTTP status sent
+                                                                        (499: the client left first)
+    darkroom_request_seconds{model}                           histogram  first byte in to last byte out,
+                                                                        every request (refused ones too)
+    darkroom_queue_wait_seconds{model}                        histogram  succeeded requests only:
+    darkroom_engine_seconds{model}                            histogram    the service's timings
+    darkroom_encode_seconds{model}                            histogram
+    darkroom_images_generated_total{model,engine}             counter
+    darkroom_inflight_requests                                gauge      image requests being served
+    darkroom_queue_depth{worker,engine}                       gauge      jobs waiting (not running)
+    darkroom_batch_images{worker,engine}                      histogram  images per engine call
+    darkroom_engine_calls_total{worker,engine}                counter
+    darkroom_engine_calls_stopped_total{worker,engine}        counter    stopped: all their clients left
+    darkroom_jobs_cancelled_total{worker,engine,where}        counter    where: queued | running
+    darkroom_jobs_timed_out_total{worker,engine}              counter    the request got a 504
+    darkroom_jobs_rejected_total{worker,engine}               counter    queue full: 503
+
+`model` is the served model name once the request was validated, "" before (a client's unknown
+model name never becomes a label). A worker serves one engine instance, which several model names
+may share (every default OpenAI name shares the built-in sketch engine): its `worker` label is its
+name in `/health` (the first model that uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from .record import RequestRecord
+
+if TYPE_CHECKING:
+    from .scheduling.worker import EngineWorker
+
+# 5 ms (a refused request) .. 10 min (a big diffusers batch behind a long queue).
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+OPERATIONS = {"/v1/images/generations": "generate", "/v1/images/edits": "edit",
+              "/v1/images/variations": "variation"}
+
+
+def image_operation(method: str, path: str) -> str | None:
+    """The operation of an image request (`generate`, `edit`, `variation`), else None."""
+    return OPERATIONS.get(path.rstrip("/")) if method == "POST" else None
+
+
+class Metrics:
+    """The metrics of one app. `workers` is called at each scrape (the service's engine workers)."""
+
+    def __init__(self, workers: Callable[[], Iterable[EngineWorker]]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("darkroom_requests", "Image requests answered, by model, engine, operation "
+                                "and HTTP status.", ("model", "engine", "operation", "status"), registry=self.registry)
+        self.request_seconds = self._seconds("darkroom_request_seconds", "Image request latency, first byte "
+                                             "received to last byte sent.")
+        self.queue_seconds = self._seconds("darkroom_queue_wait_seconds", "Time a request's job waited in its "
+                                           "engine's queue.")
+        self.engine_seconds = self._seconds("darkroom_engine_seconds", "Time a request's job spent in the engine.")
+        self.encode_seconds = self._seconds("darkroom_encode_seconds", "Time spent encoding (and storing) a "
+                                            "request's images.")
+        self.images = Counter("darkroom_images_generated", "Images generated.", ("model", "engine"),
+                              registry=self.registry)
+        self.inflight = Gauge("darkroom_inflight_requests", "Image requests being served now.",
+                              registry=self.registry)
+        self.registry.register(WorkerCollector(workers))
+
+    def _seconds(self, name: str, documentation: str) -> Histogram:
+        return Histogram(name, documentation, ("model",), buckets=SECONDS_BUCKETS, registry=self.registry)
+
+    def finish(self, record: RequestRecord) -> None:
+        """The finisher: count an image request once its response has ended; other routes are ignored."""
+        operation = image_operation(record.method, record.path)
+        if operation is None:
+            return
+        summary = record.summary
+        model, engine = summary.get("model", ""), summary.get("engine", "")
+        self.requests.labels(model, engine, summary.get("operation", operation), str(record.status)).inc()
+        self.request_seconds.labels(model).observe(record.seconds)
+        for key, histogram in (("queue_ms", self.queue_seconds), ("engine_ms", self.engine_seconds),
+                               ("encode_ms", self.encode_seconds)):
+            if key in summary:
+                histogram.labels(model).observe(summary[key] / 1000)
+        if summary.get("images"):
+            self.images.labels(model, engine).inc(summary["images"])
+
+
+class WorkerCollector:
+    """Each engine worker's figures as Prometheus metrics, read when scraped (on the event loop, where
+    the figures are written)."""
+
+    def __init__(self, workers: Callable[[], Iterable[EngineWorker]]) -> None:
+        self.workers = workers
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["worker", "engine"]
+        depth = GaugeMetricFamily("darkroom_queue_depth", "Jobs waiting in the engine worker's queue.", labels=labels)
+        calls = CounterMetricFamily("darkroom_engine_calls", "Engine calls (batches) made.", labels=labels)
+        stopped = CounterMetricFamily("darkroom_engine_calls_stopped", "Engine calls stopped mid-way because "
+                                      "every client of the batch had gone.", labels=labels)
+        cancelled = CounterMetricFamily("darkroom_jobs_cancelled", "Jobs whose client went away or whose "
+                                        "deadline passed, by where they were then.", labels=[*labels, "where"])
+        timed_out = CounterMetricFamily("darkroom_jobs_timed_out", "Requests that passed their deadline (504).",
+                                        labels=labels)
+        rejected = CounterMetricFamily("darkroom_jobs_rejected", "Jobs refused because the queue was full (503).",
+                                       labels=labels)
+        batches = HistogramMetricFamily("darkroom_batch_images", "Images per engine call.", labels=labels)
+        for worker in self.workers():
+            figures, names = worker.figures, [worker.name, worker.engine.name]
+            depth.add_metric(names, figures.queue_depth)
+            calls.add_metric(names, figures.engine_calls)
+            stopped.add_metric(names, figures.stopped_early)
+            cancelled.add_metric([*names, "queued"], figures.cancelled_queued)
+            cancelled.add_metric([*names, "running"], figures.cancelled_running)
+            timed_out.add_metric(names, figures.timed_out)
+            rejected.add_metric(names, figures.rejected)
+            tally = figures.batch_images
+            batches.add_metric(names, _buckets(tally.counts), sum_value=tally.total)
+        yield from (depth, calls, stopped, cancelled, timed_out, rejected, batches)
+
+
+def _buckets(counts: dict[int, int]) -> list[tuple[str, float]]:
+    """Exact per-value counts -> cumulative Prometheus buckets, `+Inf` last."""
+    bounds = [*BATCH_BUCKETS, float("inf")]
+    return [(_bound(bound), sum(n for value, n in counts.items() if value <= bound)) for bound in bounds]
+
+
+def _bound(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else str(float(bound))
