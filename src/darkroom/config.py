@@ -11,8 +11,21 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 Family = Literal["dall-e-2", "dall-e-3", "gpt-image", "gpt-image-2"]
 EngineName = Literal["sketch", "diffusers", "upstream"]
@@ -83,6 +96,12 @@ class Settings(BaseSettings):
     max_upload_file_bytes: int = Field(default=52_428_800, gt=0)  # one uploaded image (OpenAI: 50 MB)
     max_input_pixels: int = Field(default=16_777_216, gt=0)  # one uploaded image, read from its header
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)  # SSE comment while nothing else is sent
+    storage: Literal["local", "s3"] = "local"  # where `url` responses' (and kept) images live
+    s3_bucket: str = ""  # required with storage = "s3"
+    s3_endpoint_url: str | None = None  # an S3-compatible server (MinIO, R2, moto...); None: AWS
+    s3_region: str | None = None  # None: the AWS configuration chain's
+    s3_prefix: str = ""  # key prefix, used as given ("images/" for a folder)
+    s3_presign: bool = True  # url responses are S3 presigned URLs; false: Darkroom serves them from S3
     database_url: str = ""  # the metadata store; empty: SQLite in data_dir (postgresql+psycopg://... to share)
     store_all: bool = False  # keep every generated image with its request's metadata, for its owner
     store_all_ttl_seconds: int = Field(default=30 * 86_400, gt=0)  # how long kept images live

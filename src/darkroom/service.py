@@ -19,8 +19,8 @@ import asyncio
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,14 @@ import numpy as np
 from .catalog import Catalog
 from .edit_rules import DEFAULT_EDIT_MODEL, plan_edit, plan_variation
 from .engines.base import Engine, Generation, GenerationJob, PartialCallback
-from .errors import DarkroomError, GatewayTimeout, InvalidRequest, ModerationBlocked, ServerError, ServiceUnavailable
+from .errors import (
+    DarkroomError,
+    GatewayTimeout,
+    InvalidRequest,
+    ModerationBlocked,
+    ServerError,
+    ServiceUnavailable,
+)
 from .loading import EngineLoader
 from .moderation import check_prompt
 from .postprocess.encode import b64, encode
@@ -39,7 +46,7 @@ from .protocol.edits import ImageEditRequest, ImageVariationRequest, Uploads
 from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
 from .rules import GenerationPlan, model_name, plan_generation
 from .scheduling.worker import EngineWorker, Ticket
-from .storage.local import LocalImageStore
+from .storage.base import ImageStore
 
 log = logging.getLogger("darkroom.service")
 DRAINING_RETRY_AFTER_SECONDS = 10
@@ -71,7 +78,7 @@ class Outcome:
 
 
 class ImageService:
-    def __init__(self, catalog: Catalog, store: LocalImageStore, prompt_limits: dict[str, int],
+    def __init__(self, catalog: Catalog, store: ImageStore, prompt_limits: dict[str, int],
                  request_timeout: float = 590.0, max_input_pixels: int = 16_777_216) -> None:
         self.catalog = catalog
         self.max_input_pixels = max_input_pixels
@@ -271,7 +278,7 @@ class ImageService:
         revised = plan.prompt if plan.spec.family == "dall-e-3" else None
         if plan.response_format == "url":
             name = self.store.save(blob, plan.output_format)
-            return Image(url=self.store.signed_url(ctx.base_url, name), revised_prompt=revised)
+            return Image(url=self.store.url(ctx.base_url, name), revised_prompt=revised)
         return Image(b64_json=b64(blob), revised_prompt=revised)
 
     def _response(self, plan: GenerationPlan, data: list[Image]) -> ImagesResponse:

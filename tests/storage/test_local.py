@@ -1,66 +1,64 @@
+"""What only the local folder does: atomic writes, and sweeping what is not a stored image by its mtime."""
+
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
-from darkroom.errors import NotFound, PermissionDenied
+from darkroom.config import ConfigError
 from darkroom.storage.local import LocalImageStore
-from darkroom.storage.signing import LinkSigner, load_or_create_key
+from darkroom.storage.signing import LinkSigner
+from tests.storage.links import BASE, link_parts
 
 
 def store(tmp_path, ttl=60) -> LocalImageStore:
     return LocalImageStore(tmp_path / "images", LinkSigner(b"k" * 32), ttl)
 
 
-def query(url: str) -> tuple[str, str, str]:
-    path, _, qs = url.partition("?")
-    params = dict(p.split("=", 1) for p in qs.split("&"))
-    return path.rsplit("/", 1)[1], params["expires"], params["signature"]
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
 
 
-def test_round_trip(tmp_path):
+def test_a_link_opens_the_file(tmp_path):
     s = store(tmp_path)
     name = s.save(b"png-bytes", "png")
-    assert len(name) == 36 and name.endswith(".png")
-    url = s.signed_url("http://h", name)
-    assert s.open(*query(url)).read_bytes() == b"png-bytes"
+    found = s.open(*link_parts(s.url(BASE, name)))
+    assert found.path == s.root / name and found.path.read_bytes() == b"png-bytes"
+    assert found.media_type == "image/png" and found.data is None
+    assert s.signed_url(BASE, name) == s.url(BASE, name)
 
 
-def test_signature_binds_name_and_expiry(tmp_path):
+def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     s = store(tmp_path)
-    name, expires, signature = query(s.signed_url("http://h", s.save(b"x", "png")))
-    other = s.save(b"y", "png")
-    with pytest.raises(PermissionDenied):
-        s.open(other, expires, signature)
-    with pytest.raises(PermissionDenied):
-        s.open(name, str(int(expires) + 1), signature)
-    with pytest.raises(PermissionDenied):
-        s.open(name, expires, None)
-    with pytest.raises(NotFound):
-        s.open("../../etc/passwd", expires, signature)
+
+    def disk_full(self, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", disk_full)
+    with pytest.raises(OSError):
+        s.save(b"x" * 1000, "png")
+    assert list(s.root.iterdir()) == []
 
 
-def test_expired_link(tmp_path):
+def test_sweep_removes_stale_leftovers_by_mtime(tmp_path):
     s = store(tmp_path, ttl=60)
-    name = s.save(b"x", "png")
-    url = s.signed_url("http://h", name, now=time.time() - 120)
-    with pytest.raises(PermissionDenied, match="expired"):
-        s.open(*query(url))
+    crashed, writing = s.root / ".0123456789abcdef.tmp", s.root / ".fedcba9876543210.tmp"
+    legacy_old, legacy_new = s.root / ("a" * 32 + ".png"), s.root / ("b" * 32 + ".png")
+    for path in (crashed, writing, legacy_old, legacy_new):
+        path.write_bytes(b"x")
+    age(crashed, 120)
+    age(legacy_old, 120)
+    (s.root / "subdir").mkdir()
+    age(s.root / "subdir", 120)
+    kept = s.save(b"kept", "png")
+    assert s.sweep() == 2
+    assert sorted(p.name for p in s.root.iterdir()) == sorted([writing.name, legacy_new.name, "subdir", kept])
 
 
-def test_sweep_removes_old_files_only(tmp_path):
-    s = store(tmp_path, ttl=60)
-    old, new = s.save(b"old", "png"), s.save(b"new", "png")
-    past = time.time() - 120
-    os.utime(s.root / old, (past, past))
-    assert s.sweep() == 1
-    assert not (s.root / old).exists() and (s.root / new).exists()
-
-
-def test_key_is_created_once_and_private(tmp_path):
-    key = load_or_create_key("", tmp_path)
-    assert len(key) == 32 and load_or_create_key("", tmp_path) == key
-    assert (tmp_path / "url-signing.key").stat().st_mode & 0o777 == 0o600
-    assert load_or_create_key("configured", tmp_path) == b"configured"
+def test_a_bad_ttl_names_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="'url_ttl_seconds': must be between 1 and"):
+        store(tmp_path, ttl=0)

@@ -13,9 +13,10 @@ from .. import __version__
 from ..catalog import Catalog, build_catalog
 from ..config import Settings
 from ..service import ImageService
-from ..storage.local import LocalImageStore
-from ..store import MetadataStore
+from ..storage import build_store
+from ..storage.base import ImageStore
 from ..storage.signing import LinkSigner, load_or_create_key
+from ..store import MetadataStore
 from . import health, images, models, usage
 from .auth import ApiKeyAuth
 from .errors import install_error_handlers
@@ -33,7 +34,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     """
     catalog = catalog or build_catalog(settings)
     signer = LinkSigner(load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir))
-    store = LocalImageStore(settings.data_dir / "images", signer, settings.url_ttl_seconds)
+    store = build_store(settings.storage, root=settings.data_dir / "images", signer=signer,
+                        ttl_seconds=settings.url_ttl_seconds, s3_bucket=settings.s3_bucket,
+                        s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region,
+                        s3_prefix=settings.s3_prefix, s3_presign=settings.s3_presign)
     meta = MetadataStore.open(settings)  # migrated here, before anything listens
     auth = ApiKeyAuth([key.get_secret_value() for key in settings.api_keys], meta)
 
@@ -78,7 +82,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     return app
 
 
-async def _sweep_forever(store: LocalImageStore) -> None:
+async def _sweep_forever(store: ImageStore) -> None:
     while True:
         removed = await asyncio.to_thread(store.sweep)
         if removed:

@@ -15,8 +15,13 @@ from typing import TypeVar
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from ..postprocess.encode import MEDIA_TYPES
-from ..protocol.edits import ImageEditJSONRequest, ImageEditRequest, ImageVariationRequest, from_form, uploads_from_json
+from ..protocol.edits import (
+    ImageEditJSONRequest,
+    ImageEditRequest,
+    ImageVariationRequest,
+    from_form,
+    uploads_from_json,
+)
 from ..protocol.images import ImageGenerateRequest
 from ..protocol.multipart import FormLimits, read_form
 from ..protocol.validation import parse_json_body
@@ -88,10 +93,13 @@ async def _respond(request: Request, work: Awaitable[Outcome]) -> Response:
 
 @links.get("/v1/images/files/{name}")
 async def get_stored_image(name: str, request: Request, expires: str | None = None,
-                           signature: str | None = None) -> FileResponse:
+                           signature: str | None = None) -> Response:
     service: ImageService = request.app.state.service
-    path = service.store.open(name, expires, signature)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]], headers={"cache-control": "private, max-age=3600"})
+    found = await asyncio.to_thread(service.store.open, name, expires, signature)  # S3 reads go over the network
+    headers = {"cache-control": "private, max-age=3600"}
+    if found.path is not None:
+        return FileResponse(found.path, media_type=found.media_type, headers=headers)
+    return Response(found.data, media_type=found.media_type, headers=headers)
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:

@@ -1,56 +1,69 @@
-"""Stored images in a local folder (`data_dir/images`), served by signed links and swept after their TTL."""
+"""Stored images in a local folder (`data_dir/images`), served by Darkroom's signed links.
+
+Each file is written under a hidden temporary name and renamed into place, so a name never points at
+a partial file. Its expiry is in its name (see `base.py`). Anything else in the folder (a temporary
+file left by a crash, a file named before expiries were kept in names) is swept once its mtime is
+older than the store's TTL.
+"""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from pathlib import Path
 
 from ..errors import NotFound
+from .base import MEDIA_TYPES, ImageStore, StoredObject, new_name, parse_name
 from .signing import LinkSigner
 
-_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
 
-
-class LocalImageStore:
+class LocalImageStore(ImageStore):
     def __init__(self, root: Path, signer: LinkSigner, ttl_seconds: int) -> None:
+        super().__init__(signer, ttl_seconds)
         self.root = root
-        self.signer = signer
-        self.ttl_seconds = ttl_seconds
         root.mkdir(parents=True, exist_ok=True)
 
-    def save(self, data: bytes, extension: str) -> str:
-        """Store `data` under a new random name and return the name."""
-        name = f"{secrets.token_hex(16)}.{extension}"
-        tmp = self.root / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(self.root / name)
+    def save(self, data: bytes, extension: str, *, ttl_seconds: int | None = None) -> str:
+        name = new_name(extension, self._ttl(ttl_seconds), time.time())
+        tmp = self.root / f".{secrets.token_hex(8)}.tmp"
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(self.root / name)
+        finally:
+            tmp.unlink(missing_ok=True)
         return name
 
-    def signed_url(self, base_url: str, name: str, now: float | None = None) -> str:
-        expires = int((now if now is not None else time.time()) + self.ttl_seconds)
-        return f"{base_url}/v1/images/files/{name}?expires={expires}&signature={self.signer.sign(name, expires)}"
+    def read(self, name: str, *, now: float | None = None) -> bytes:
+        self._parse_live(name, now)
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            raise NotFound("No such image. It may have been deleted.") from None
 
-    def open(self, name: str, expires: str | None, signature: str | None) -> Path:
-        """The file behind a link, after checking its signature and expiry."""
-        if not _NAME.match(name):
-            raise NotFound("No such image.")
-        self.signer.verify(name, expires, signature, time.time())
-        path = self.root / name
-        if not path.is_file():
-            raise NotFound("No such image. It may have been deleted after its link expired.")
-        return path
+    def delete(self, name: str) -> None:
+        self._parse(name)
+        (self.root / name).unlink(missing_ok=True)
 
     def sweep(self, now: float | None = None) -> int:
-        """Delete images older than the link TTL; return how many went."""
-        cutoff = (now if now is not None else time.time()) - self.ttl_seconds
+        now = time.time() if now is None else now
         removed = 0
         for path in self.root.iterdir():
             try:
-                if path.stat().st_mtime < cutoff:
+                if self._expired(path, now):
                     path.unlink()
                     removed += 1
-            except FileNotFoundError:
+            except FileNotFoundError:  # deleted meanwhile
                 continue
         return removed
+
+    def _fetch(self, name: str) -> StoredObject:
+        path = self.root / name
+        if not path.is_file():
+            raise NotFound("No such image. It may have been deleted after its link expired.")
+        return StoredObject(name, MEDIA_TYPES[parse_name(name)[1]], path=path)
+
+    def _expired(self, path: Path, now: float) -> bool:
+        parsed = parse_name(path.name)
+        if parsed is not None:
+            return parsed[0] < now
+        return path.is_file() and path.stat().st_mtime < now - self.ttl_seconds
