@@ -25,6 +25,7 @@ Variations
 from __future__ import annotations
 
 import secrets
+
 import numpy as np
 
 from .catalog import Catalog, ModelSpec
@@ -32,9 +33,21 @@ from .engines.base import Operation, SourceImages
 from .errors import InvalidRequest, PayloadTooLarge, UnsupportedParameter
 from .postprocess.sources import fit, load_image, repaint_area
 from .protocol.edits import ImageEditRequest, ImageVariationRequest, Upload, Uploads
-from .rules import (CUSTOM_MAX_EDGE, CUSTOM_MAX_PIXELS, CUSTOM_MIN_PIXELS, GPT_PRESETS, GenerationPlan,
-                    check_compression, check_extensions, check_family_fields, check_prompt, check_stream,
-                    resolve_background, resolve_quality, resolve_size)
+from .rules import (
+    CUSTOM_MAX_EDGE,
+    CUSTOM_MAX_PIXELS,
+    CUSTOM_MIN_PIXELS,
+    GPT_PRESETS,
+    GenerationPlan,
+    check_compression,
+    check_extensions,
+    check_family_fields,
+    check_prompt,
+    check_stream,
+    resolve_background,
+    resolve_quality,
+    resolve_size,
+)
 
 DEFAULT_EDIT_MODEL = "gpt-image-1.5"
 DALLE_MAX_FILE_BYTES = 4 * 2**20  # dall-e-2 images and every mask

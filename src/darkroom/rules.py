@@ -27,7 +27,12 @@ from typing import Literal
 
 from .catalog import Catalog, ModelSpec
 from .engines.base import Operation, Quality, SourceImages, Style
-from .errors import InvalidRequest, MissingParameter, UnknownParameter, UnsupportedParameter
+from .errors import (
+    InvalidRequest,
+    MissingParameter,
+    UnknownParameter,
+    UnsupportedParameter,
+)
 from .protocol.images import EXTENSIONS, ImageGenerateRequest
 
 DEFAULT_GPT_MODEL = "gpt-image-1"  # used when `model` is absent but a GPT-only field is set

@@ -47,6 +47,7 @@ from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
 from .rules import GenerationPlan, model_name, plan_generation
 from .scheduling.worker import EngineWorker, Ticket
 from .storage.base import ImageStore
+from .store.kept import KeptImages
 
 log = logging.getLogger("darkroom.service")
 DRAINING_RETRY_AFTER_SECONDS = 10
@@ -63,6 +64,7 @@ class RequestContext:
     summary: dict[str, Any] = field(default_factory=dict)
     # Charges the request's images to its API key's limits once its rules passed (429 when over).
     charge: Callable[[int], Awaitable[None]] | None = None
+    key_name: str | None = None  # the API key's name: the owner of images kept by `store_all`
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +81,11 @@ class Outcome:
 
 class ImageService:
     def __init__(self, catalog: Catalog, store: ImageStore, prompt_limits: dict[str, int],
-                 request_timeout: float = 590.0, max_input_pixels: int = 16_777_216) -> None:
+                 request_timeout: float = 590.0, max_input_pixels: int = 16_777_216,
+                 keep: KeptImages | None = None, keep_ttl: int = 30 * 86_400) -> None:
         self.catalog = catalog
+        self.keep = keep  # `store_all`: every image is kept for `keep_ttl` seconds, for its owner
+        self.keep_ttl = keep_ttl
         self.max_input_pixels = max_input_pixels
         self.store = store
         self.prompt_limits = prompt_limits
@@ -201,8 +206,8 @@ class ImageService:
         generation = self._checked(plan, await self._result(ticket, plan))
         engine_done = time.monotonic()
         # 4. Encode (and store, for url responses) each image in the pool, in parallel.
-        data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, image, ctx)
-                                      for image in generation.images))
+        data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, i, image, ctx)
+                                      for i, image in enumerate(generation.images)))
         encode_s = time.monotonic() - engine_done
         info = generation.info
         del generation  # the pixels: free them before the JSON body is built
@@ -273,13 +278,24 @@ class ImageService:
             return pixels
         return paste_unmasked(plan.source.images[0], pixels, plan.source.repaint)
 
-    def _finish(self, plan: GenerationPlan, pixels: np.ndarray, ctx: RequestContext) -> Image:
+    def _finish(self, plan: GenerationPlan, index: int, pixels: np.ndarray, ctx: RequestContext) -> Image:
         blob = encode(self._unmasked(plan, pixels), plan.output_format, plan.output_compression)
         revised = plan.prompt if plan.spec.family == "dall-e-3" else None
+        name = self._keep(plan, index, blob, ctx) if self.keep is not None else None
         if plan.response_format == "url":
-            name = self.store.save(blob, plan.output_format)
+            name = name or self.store.save(blob, plan.output_format)
             return Image(url=self.store.url(ctx.base_url, name), revised_prompt=revised)
         return Image(b64_json=b64(blob), revised_prompt=revised)
+
+    def _keep(self, plan: GenerationPlan, index: int, blob: bytes, ctx: RequestContext) -> str:
+        """`store_all`: the image stays in the store for its owner, with its request's metadata."""
+        assert self.keep is not None
+        name = self.store.save(blob, plan.output_format, ttl_seconds=self.keep_ttl)
+        now = time.time()
+        self.keep.add(key_name=ctx.key_name, request_id=ctx.request_id, object_name=name, created_at=now,
+                      expires_at=now + self.keep_ttl, model=plan.spec.name, operation=plan.operation,
+                      prompt=plan.prompt, size=plan.size, output_format=plan.output_format, seed=plan.seeds[index])
+        return name
 
     def _response(self, plan: GenerationPlan, data: list[Image]) -> ImagesResponse:
         response = ImagesResponse(created=int(time.time()), data=data)

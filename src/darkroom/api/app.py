@@ -17,7 +17,7 @@ from ..storage import build_store
 from ..storage.base import ImageStore
 from ..storage.signing import LinkSigner, load_or_create_key
 from ..store import MetadataStore
-from . import health, images, models, usage
+from . import health, images, kept, models, usage
 from .auth import ApiKeyAuth
 from .errors import install_error_handlers
 from .metrics import install_metrics
@@ -51,7 +51,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         # Slow engines load in the background: /health answers (and says `loading`) meanwhile.
         service.loader.load_quick()
         loading = asyncio.create_task(service.loader.load_slow(app.state.on_load_failure))
-        sweeper = asyncio.create_task(_sweep_forever(store))
+        sweeper = asyncio.create_task(_sweep_forever(store, meta))
         try:
             yield
         finally:
@@ -66,7 +66,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds,
-                                     settings.max_input_pixels)
+                                     settings.max_input_pixels, keep=meta.kept if settings.store_all else None,
+                                     keep_ttl=settings.store_all_ttl_seconds)
     app.state.store = meta
     app.state.finishers = [meta.ledger.record]  # told about every request once it has ended (`record.py`)
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
@@ -77,14 +78,16 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.include_router(images.router, dependencies=[Depends(auth)])
     app.include_router(models.router, dependencies=[Depends(auth)])
     app.include_router(usage.router, dependencies=[Depends(auth)])
+    app.include_router(kept.router, dependencies=[Depends(auth)])
     uploads = {path: settings.max_upload_bytes for path in ("/v1/images/edits", "/v1/images/variations")}
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, path_caps=uploads)
     return app
 
 
-async def _sweep_forever(store: ImageStore) -> None:
+async def _sweep_forever(store: ImageStore, meta: MetadataStore) -> None:
     while True:
         removed = await asyncio.to_thread(store.sweep)
+        await asyncio.to_thread(meta.kept.sweep)
         if removed:
-            log.info("deleted %d stored images past their link lifetime", removed)
+            log.info("deleted %d stored images past their lifetime", removed)
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)

@@ -18,7 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import DarkroomError, InvalidRequest, MethodNotAllowed, NotFound, ServerError
+from ..errors import (
+    DarkroomError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    ServerError,
+)
 
 log = logging.getLogger("darkroom.api")
 

@@ -140,7 +140,8 @@ def _context(request: Request) -> RequestContext:
         async def charge(n: int) -> None:
             record_state(request, await asyncio.to_thread(limits.take_images, key, n))
 
-    ctx = RequestContext(request_id=request.state.request_id, base_url=public_base_url(request), charge=charge)
+    ctx = RequestContext(request_id=request.state.request_id, base_url=public_base_url(request), charge=charge,
+                         key_name=getattr(request.state, "key_name", None))
     request.state.summary = ctx.summary
     return ctx
 

@@ -331,7 +331,10 @@ class SketchEngine(Engine):
                                 partial_images=True)
 
     def generate(self, job: GenerationJob, should_stop: Callable[[], bool] = lambda: False) -> Generation:
-        from .sketch_edit import edit, variation  # sketch_edit draws its subjects with `render`, from here
+        from .sketch_edit import (  # sketch_edit draws its subjects with `render`, from here
+            edit,
+            variation,
+        )
 
         draw = {"generate": _generated, "edit": edit, "variation": variation}.get(job.operation)
         if draw is None:

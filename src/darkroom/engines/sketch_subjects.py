@@ -13,7 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sketch_canvas import F32, Canvas, Recorder, Shape, above, circle, cut, moved, polygon, rect, ring, segment
+from .sketch_canvas import (
+    F32,
+    Canvas,
+    Recorder,
+    Shape,
+    above,
+    circle,
+    cut,
+    moved,
+    polygon,
+    rect,
+    ring,
+    segment,
+)
 from .sketch_palette import Palette
 
 # Keywords that pick subjects; the first two found are drawn.

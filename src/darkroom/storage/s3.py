@@ -125,7 +125,11 @@ class S3ImageStore(ImageStore):
 
     def _check_bucket(self) -> None:
         """Stop at start, with the setting to fix, unless the bucket answers."""
-        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
 
         where = self.endpoint_url or "AWS"
         try:

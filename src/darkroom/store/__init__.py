@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ..config import Settings
 from .database import database_url, open_database
+from .kept import KeptImages
 from .keys import KeyStore
 from .ledger import UsageLedger
 from .limits import RateLimiter
@@ -29,11 +30,12 @@ class MetadataStore:
     keys: KeyStore
     limits: RateLimiter
     ledger: UsageLedger
+    kept: KeptImages
 
     @classmethod
     def open(cls, settings: Settings) -> MetadataStore:
         engine = open_database(database_url(settings.database_url, settings.data_dir))
-        return cls(engine, KeyStore(engine), RateLimiter(engine), UsageLedger(engine))
+        return cls(engine, KeyStore(engine), RateLimiter(engine), UsageLedger(engine), KeptImages(engine))
 
     def close(self) -> None:
         self.ledger.close()
