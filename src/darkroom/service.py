@@ -189,7 +189,8 @@ class ImageService:
         # 1. The model must be loaded; then the rules: every check before any work (uploads are
         #    decoded in the pool, off the event loop).
         spec = self.catalog.find(model)
-        if spec is not None:
+        if spec is not None:  # a known model: the ledger and metrics name it even if the rules refuse
+            ctx.summary.update(model=spec.name, engine=spec.engine_name)
             self.loader.check_ready(spec)
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()

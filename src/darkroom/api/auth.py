@@ -4,7 +4,8 @@ Settings keys are compared in constant time in memory; they are admin keys (the 
 limits, named `settings#1`, `settings#2`... in the ledger. Issued keys are looked up by hash in the
 metadata store (`store/keys.py`, cached for a second), carry their own limits and are charged one
 request each here (`store/limits.py`); images are charged by the service once a request's rules
-passed (`RequestContext.charge`). With no key configured anywhere the server is open.
+passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
+issued) the server is open; once a key has been issued it stays closed, even if every key is revoked.
 
 On success `request.state.key` is the `ApiKey` (never the key itself) and `request.state.key_name`
 its name; `request.state.ratelimit_headers` collects the `x-ratelimit-*` headers that the
@@ -38,7 +39,7 @@ class ApiKeyAuth:
         self.store = store
 
     def open_at_start(self) -> bool:
-        return not self._digests and not self.store.keys.any_active()
+        return not self._digests and not self.store.keys.any_issued()
 
     async def __call__(self, request: Request) -> None:
         request.state.ratelimit_headers = {}
@@ -61,7 +62,7 @@ class ApiKeyAuth:
 
     async def _store_has_keys(self) -> bool:
         hit, value = self.store.keys.cached_any()
-        return value if hit else await asyncio.to_thread(self.store.keys.any_active)
+        return value if hit else await asyncio.to_thread(self.store.keys.any_issued)
 
     def _settings_key(self, key: str) -> ApiKey | None:
         digest = hashlib.sha256(key.encode()).digest()

@@ -1,8 +1,9 @@
 """Opening the metadata store: SQLite in the data directory by default, or any SQLAlchemy URL
 (`database_url`, e.g. `postgresql+psycopg://user:pass@host/db` for several nodes sharing one store).
 
-The schema is brought up to date at every open by Alembic (`migrations/`), under a lock where the
-database has one (PostgreSQL advisory lock), so several processes starting together migrate once.
+The schema is brought up to date at every open by Alembic (`migrations/`), under a lock (PostgreSQL:
+an advisory lock; SQLite: the write lock, `BEGIN IMMEDIATE`), so that several processes starting
+together migrate once.
 SQLite runs in WAL mode with `synchronous=NORMAL` (durable across process crashes, fast writes) and
 a busy timeout, so that several processes can share one file.
 """
@@ -10,6 +11,8 @@ a busy timeout, so that several processes can share one file.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -52,6 +55,8 @@ def migrate(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+        elif engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock: processes starting together wait
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -64,7 +69,14 @@ def _options(url: str) -> dict:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - a DB-API connection
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(200):  # switching to WAL does not wait out the busy timeout: retry for ~10 s
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

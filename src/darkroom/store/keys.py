@@ -116,18 +116,18 @@ class KeyStore:
         return True, entry[1]
 
     def cached_any(self) -> tuple[bool, bool]:
-        """(hit, `any_active()`) from the cache, without touching the database."""
+        """(hit, `any_issued()`) from the cache, without touching the database."""
         expires, value = self._any
         return expires >= time.monotonic(), value
 
-    def any_active(self) -> bool:
-        """Whether the store holds any active key (cached like lookups): if so, the server is not open."""
+    def any_issued(self) -> bool:
+        """Whether a key was ever issued (cached like lookups): if so, the server needs keys. Revoked keys
+        count: revoking the last key must lock everyone out, not open the server to anyone."""
         hit, value = self.cached_any()
         if hit:
             return value
         with self.engine.connect() as conn:
-            value = conn.execute(sa.select(sa.func.count()).select_from(api_keys)
-                                 .where(api_keys.c.revoked_at.is_(None))).scalar_one() > 0
+            value = conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one() > 0
         self._any = (time.monotonic() + CACHE_SECONDS, value)
         return value
 

@@ -34,6 +34,8 @@ class UsageLedger:
         self.engine = engine
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._pending = 0  # rows queued and not yet written, under `_lock`
+        self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
 
@@ -51,7 +53,9 @@ class UsageLedger:
         row.update(created_at=time.time(), request_id=record.request_id, key_name=record.key_name,
                    path=record.path, images=row["images"] or 0, total_ms=round(record.seconds * 1000, 2),
                    status=record.status, error_code=record.error_code)
-        self._idle.clear()
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
         self._queue.put(row)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -81,8 +85,10 @@ class UsageLedger:
                     break
                 rows.append(row)
             self._write(rows)
-            if self._queue.empty():
-                self._idle.set()
+            with self._lock:
+                self._pending -= len(rows)
+                if not self._pending:
+                    self._idle.set()
             if stop:
                 return
 
@@ -107,12 +113,15 @@ class UsageLedger:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     def buckets(self, start: float, end: float, width: int, group_by: tuple[str, ...] = (),
-                key: str | None = None) -> list[dict[str, Any]]:
+                key: str | None = None, only: dict[str, set[str]] | None = None) -> list[dict[str, Any]]:
         """OpenAI's usage buckets for images: `width`-second buckets from `start`, results grouped by
-        any of model, size, source and api_key_id (here: the key's name). Only successful requests."""
+        any of model, size, source and api_key_id (here: the key's name), keeping only rows whose
+        values are in `only` (same names). Only successful requests count."""
         counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in self.rows(start, key, end):
             if row["status"] != 200:
+                continue
+            if only and any(_group_value(row, name) not in values for name, values in only.items()):
                 continue
             bucket = int(start + (row["created_at"] - start) // width * width)
             group = tuple(_group_value(row, name) for name in group_by)

@@ -6,6 +6,9 @@ one atomic statement, with no lock held across round trips:
     UPDATE rate_buckets SET tokens = refilled - cost, updated_at = now
     WHERE key_id = :key AND kind = :kind AND refilled >= cost       -- refilled = min(capacity, tokens + elapsed * rate)
 
+`now` is the database's clock (PostgreSQL's statement_timestamp(), SQLite's julianday('now')), so
+servers whose clocks disagree still share one notion of elapsed time.
+
 A bucket holds `limit` tokens (a minute's worth) and refills at `limit / 60` per second; a request
 costs 1 request token, an image request `n` image tokens. The quota counts images per calendar
 month (UTC) with the same kind of guarded increment. Images are charged when a request is admitted
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -27,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import InvalidRequest, QuotaExceeded, RateLimited
 from .keys import ApiKey
-from .schema import quota_usage, rate_buckets
+from .schema import Float, quota_usage, rate_buckets
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +49,15 @@ class BucketState:
 
 
 class RateLimiter:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, clock: Callable[[], float] | None = None) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._clock = clock  # tests only: a fake clock instead of the database's
+        postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if postgres else sqlite.insert
+        # The database's clock, not each server's: processes sharing the store may disagree on the time.
+        self._db_now: sa.ColumnElement[float] = (
+            sa.cast(sa.func.extract("epoch", sa.func.statement_timestamp()), Float) if postgres
+            else (sa.func.julianday("now") - 2440587.5) * 86400.0)
 
     def take_request(self, key: ApiKey) -> BucketState | None:
         """Charge one request to `key` (blocking); None when it has no request limit."""
@@ -79,25 +88,25 @@ class RateLimiter:
 
     def _take(self, key: ApiKey, kind: str, limit: int, cost: int) -> BucketState:
         rate = limit / 60.0
+        now = sa.literal(self._clock(), Float) if self._clock is not None else self._db_now
+        elapsed = now - rate_buckets.c.updated_at
+        refilled = sa.case((rate_buckets.c.tokens + elapsed * rate > limit, float(limit)),
+                           else_=rate_buckets.c.tokens + elapsed * rate)
+        where = (rate_buckets.c.key_id == key.id) & (rate_buckets.c.kind == kind)
         for _ in range(2):  # the second pass only after creating a missing bucket
-            now = time.time()
             with self.engine.begin() as conn:
-                refilled = sa.case(
-                    (rate_buckets.c.tokens + (now - rate_buckets.c.updated_at) * rate > limit, float(limit)),
-                    else_=rate_buckets.c.tokens + (now - rate_buckets.c.updated_at) * rate,
-                )
-                where = (rate_buckets.c.key_id == key.id) & (rate_buckets.c.kind == kind)
                 tokens = conn.execute(sa.update(rate_buckets).where(where, refilled >= cost)
                                       .values(tokens=refilled - cost, updated_at=now)
                                       .returning(rate_buckets.c.tokens)).scalar_one_or_none()
                 if tokens is not None:
                     return BucketState(kind, limit, math.floor(tokens), (limit - tokens) / rate)
-                row = conn.execute(sa.select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(where)).first()
+                row = conn.execute(sa.select(rate_buckets.c.tokens, rate_buckets.c.updated_at,
+                                             now.label("now")).where(where)).first()
                 if row is None:
                     conn.execute(self._insert(rate_buckets).values(key_id=key.id, kind=kind, tokens=float(limit),
                                                                    updated_at=now).on_conflict_do_nothing())
                     continue
-            have = min(float(limit), row.tokens + (now - row.updated_at) * rate)
+            have = min(float(limit), row.tokens + max(0.0, row.now - row.updated_at) * rate)
             state = BucketState(kind, limit, math.floor(have), (limit - have) / rate)
             wait = max(1, math.ceil((cost - have) / rate))
             raise RateLimited(
