@@ -90,6 +90,24 @@ def stop_server(server: LiveServer) -> None:
             server.process.wait()
 
 
+def darkroom_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
+    """`python -m darkroom ARGS --config <the server's config>`, with no DARKROOM_* from this environment:
+    the CLI on the same settings (and so the same metadata store) as `server`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
+    config = server.log_path.parent / "darkroom.toml"
+    return subprocess.run([sys.executable, "-m", "darkroom", *args, "--config", str(config)], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+
+
+def create_key(server: LiveServer, name: str, *flags: str) -> str:
+    """`darkroom keys create --name NAME FLAGS` against `server`'s store; the key it printed."""
+    done = darkroom_cli(server, "keys", "create", "--name", name, *flags)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert done.stdout == key + "\n" and key.startswith("dr-")  # the key and nothing else on stdout
+    return key
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """GPU tests are opt-in: DARKROOM_GPU_TESTS=1 on a machine with CUDA."""
     if os.environ.get("DARKROOM_GPU_TESTS") == "1":

@@ -9,9 +9,6 @@ Retry-After honoured by a retrying client, and `insufficient_quota` not retried.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -19,7 +16,7 @@ import openai
 import pytest
 from PIL import Image
 
-from .conftest import LiveServer, start_server, stop_server
+from .conftest import LiveServer, create_key, darkroom_cli, start_server, stop_server
 
 SETTINGS_KEY = "sk-settings-key"
 PROMPT = "a lighthouse on a cliff, flat illustration"
@@ -33,22 +30,6 @@ def live(tmp_path_factory) -> LiveServer:
     alive = server.process.poll() is None
     stop_server(server)
     assert alive, f"the server died during the tests:\n{server.log()}"
-
-
-def darkroom(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
-    """`python -m darkroom ARGS --config <the server's config>`, with no DARKROOM_* from this environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
-    config = server.log_path.parent / "darkroom.toml"
-    return subprocess.run([sys.executable, "-m", "darkroom", *args, "--config", str(config)], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
-
-
-def create_key(server: LiveServer, name: str, *flags: str) -> str:
-    done = darkroom(server, "keys", "create", "--name", name, *flags)
-    assert done.returncode == 0, done.stderr
-    key = done.stdout.strip()
-    assert done.stdout == key + "\n" and key.startswith("dr-")  # the key and nothing else on stdout
-    return key
 
 
 def sdk(server: LiveServer, key: str, **options) -> openai.OpenAI:
@@ -81,34 +62,34 @@ def test_key_lifecycle_through_the_cli_and_the_sdk(live):
     assert len(result.data) == 1 and result.usage.output_tokens > 0
     assert "gpt-image-1" in [model.id for model in client.models.list()]
 
-    listing = darkroom(live, "keys", "list")
+    listing = darkroom_cli(live, "keys", "list")
     assert listing.returncode == 0, listing.stderr
     [line] = [line for line in listing.stdout.splitlines() if line.startswith("lifecycle ")]
     assert line.split()[1:3] == [key[:7] + "…", "active"]
     assert key[7:] not in listing.stdout + listing.stderr  # the prefix only, never the key
 
-    revoked = darkroom(live, "keys", "revoke", "lifecycle")
+    revoked = darkroom_cli(live, "keys", "revoke", "lifecycle")
     assert (revoked.returncode, revoked.stderr) == (0, "Key 'lifecycle' revoked.\n")
     refused_within(client, REVOKE_S)
     with pytest.raises(openai.AuthenticationError) as caught:
         generate(client)
     assert key not in str(caught.value.body) and key[-4:] in caught.value.message  # redacted: dr-***abcd
-    [line] = [line for line in darkroom(live, "keys", "list").stdout.splitlines() if line.startswith("lifecycle ")]
+    [line] = [line for line in darkroom_cli(live, "keys", "list").stdout.splitlines() if line.startswith("lifecycle ")]
     assert line.split()[2] == "revoked"
 
-    again = darkroom(live, "keys", "revoke", "lifecycle")
+    again = darkroom_cli(live, "keys", "revoke", "lifecycle")
     assert (again.returncode, again.stderr) == (1, "darkroom: no active key named 'lifecycle'\n")
 
 
 def test_the_cli_refuses_a_duplicate_name_and_prints_no_key(live):
     create_key(live, "twice")
-    done = darkroom(live, "keys", "create", "--name", "twice")
+    done = darkroom_cli(live, "keys", "create", "--name", "twice")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "darkroom: A key named 'twice' already exists.\n"
 
 
 def test_the_cli_refuses_a_zero_limit(live):
-    done = darkroom(live, "keys", "create", "--name", "zero", "--rpm", "0")
+    done = darkroom_cli(live, "keys", "create", "--name", "zero", "--rpm", "0")
     assert (done.returncode, done.stdout) == (2, "")
     assert "--rpm: must be a positive integer" in done.stderr
 

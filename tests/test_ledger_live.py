@@ -10,9 +10,6 @@ ways to read them back, each compared with what the responses said:
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from .conftest import LiveServer, start_server, stop_server
+from .conftest import LiveServer, darkroom_cli, start_server, stop_server
 
 SETTINGS_KEY = "sk-settings-key"
 PROMPT = "a paper boat on a pond, flat illustration"
@@ -56,10 +53,7 @@ def live(tmp_path_factory) -> LiveServer:
 
 
 def darkroom(server: LiveServer, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
-    config = server.log_path.parent / "darkroom.toml"
-    done = subprocess.run([sys.executable, "-m", "darkroom", *args, "--config", str(config)], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
+    done = darkroom_cli(server, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

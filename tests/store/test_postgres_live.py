@@ -9,9 +9,6 @@ The two servers start at the same moment on an empty database, so they also migr
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -19,7 +16,7 @@ import openai
 import pytest
 import sqlalchemy as sa
 
-from ..conftest import LiveServer, start_server, stop_server
+from ..conftest import LiveServer, create_key, darkroom_cli, start_server, stop_server
 
 SETTINGS_KEY = "sk-settings-key"
 PROMPT = "two lighthouses facing each other, flat illustration"
@@ -43,19 +40,6 @@ def servers(shared_url, tmp_path_factory) -> tuple[LiveServer, LiveServer]:
     for server in started:
         stop_server(server)
     assert all(alive), "a server died during the tests:\n" + "\n".join(s.log() for s in started)
-
-
-def darkroom(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
-    config = server.log_path.parent / "darkroom.toml"
-    return subprocess.run([sys.executable, "-m", "darkroom", *args, "--config", str(config)], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
-
-
-def create_key(server: LiveServer, name: str, *flags: str) -> str:
-    done = darkroom(server, "keys", "create", "--name", name, *flags)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def sdk(server: LiveServer, key: str) -> openai.OpenAI:
@@ -102,7 +86,7 @@ def test_a_revoked_key_is_refused_by_both(servers):
     clients = [sdk(server, key) for server in servers]
     for client in clients:
         client.models.list()  # now in each server's cache
-    done = darkroom(servers[1], "keys", "revoke", "short-lived")
+    done = darkroom_cli(servers[1], "keys", "revoke", "short-lived")
     assert done.returncode == 0, done.stderr
     started = time.monotonic()
     pending = set(range(len(clients)))
@@ -142,6 +126,6 @@ def test_the_ledger_holds_the_requests_of_both(servers, shared_url):
             page = http.get("/v1/usage/images", params={"group_by": "api_key_id", "api_key_id": "ledger"}).json()
         results = [result for bucket in page["data"] for result in bucket["results"]]
         assert sum(result["num_model_requests"] for result in results) == 2
-    listed = darkroom(servers[1], "usage", "--requests", "--key", "ledger")
+    listed = darkroom_cli(servers[1], "usage", "--requests", "--key", "ledger")
     assert listed.returncode == 0, listed.stderr
     assert {line.split()[-1] for line in listed.stdout.splitlines()[1:]} == set(request_ids)
