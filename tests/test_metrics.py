@@ -81,10 +81,11 @@ def test_image_requests_move_counters_and_histograms_by_exactly_what_was_sent(se
     ok = [http.post("/v1/images/generations", json={"model": "gpt-image-1", "prompt": "a kite", "quality": "low",
                                                     "size": "1024x1024", "n": n}) for n in (1, 2)]
     bad = http.post("/v1/images/generations", json={"model": "gpt-image-1", "prompt": "a kite", "size": "7x7"})
+    unknown = http.post("/v1/images/generations", json={"model": "gpt-image-9", "prompt": "a kite"})
     refused = httpx.post(f"{server.v1}/images/generations", json={"prompt": "a kite"})  # no key
     edit = http.post("/v1/images/edits", files={"image": ("a.png", png(64, 64), "image/png")},
                      data={"model": "gpt-image-1", "prompt": "add a hat", "quality": "low", "size": "1024x1024"})
-    assert [r.status_code for r in (*ok, bad, refused, edit)] == [200, 200, 400, 401, 200], edit.text
+    assert [r.status_code for r in (*ok, bad, unknown, refused, edit)] == [200, 200, 400, 400, 401, 200], edit.text
     http.get("/v1/models")  # not an image request: counted nowhere
     after = scrape(server.base_url)
 
@@ -94,16 +95,19 @@ def test_image_requests_move_counters_and_histograms_by_exactly_what_was_sent(se
     image_model = {"model": "gpt-image-1", "engine": "sketch"}
     assert delta("darkroom_requests_total", **image_model, operation="generate", status="200") == 2
     assert delta("darkroom_requests_total", **image_model, operation="edit", status="200") == 1
-    # refused before the model was known: no model label (a client's string never becomes one)
+    # a known model refused by its rules keeps its label; an unknown one gets none (a client's string
+    # never becomes a label), nor does a request refused before its body was read
+    assert delta("darkroom_requests_total", **image_model, operation="generate", status="400") == 1
     assert delta("darkroom_requests_total", model="", engine="", operation="generate", status="400") == 1
     assert delta("darkroom_requests_total", model="", operation="generate", status="401") == 1
-    assert delta("darkroom_requests_total") == 5
+    assert delta("darkroom_requests_total") == 6
     assert delta("darkroom_images_generated_total", **image_model) == 4
-    for name in SECONDS:
-        assert delta(f"{name}_count", model="gpt-image-1") == 3, name
-        assert delta(f"{name}_bucket", model="gpt-image-1", le="+Inf") == 3, name
+    for name in SECONDS:  # the refused request counts in the total time only
+        made = 4 if name == "darkroom_request_seconds" else 3
+        assert delta(f"{name}_count", model="gpt-image-1") == made, name
+        assert delta(f"{name}_bucket", model="gpt-image-1", le="+Inf") == made, name
         assert delta(f"{name}_sum", model="gpt-image-1") >= 0, name
-    assert delta("darkroom_request_seconds_count", model="") == 2  # the 400 and the 401
+    assert delta("darkroom_request_seconds_count", model="") == 2  # the unknown model and the 401
     assert delta("darkroom_queue_wait_seconds_count", model="") == 0  # they never queued
     # three engine calls on the shared sketch worker, of 1, 2 and 1 images
     assert delta("darkroom_engine_calls_total", engine="sketch") == 3

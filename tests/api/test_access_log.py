@@ -60,8 +60,7 @@ def test_a_generation_logs_one_line_with_its_summary_and_timings(client, caplog)
 
 
 @pytest.mark.parametrize("send, status, code", [
-    (lambda c: c.post(GENERATIONS, json={"model": "gpt-image-1", "prompt": "a kite", "size": "7x7"}), 400,
-     "invalid_value"),
+    (lambda c: c.post(GENERATIONS, json={"model": "gpt-image-9", "prompt": "a kite"}), 400, "invalid_value"),
     (lambda c: c.get("/v1/nothing-here"), 404, "not_found"),
     (lambda c: c.post(GENERATIONS, content=b"{}", headers={"content-length": str(10**9)}), 413, "request_too_large"),
 ])
@@ -71,6 +70,14 @@ def test_a_refused_request_logs_its_status_and_error_code(client, caplog, send, 
     line = only_line(caplog, response)
     assert (line["status"], line["error_code"]) == (status, code)
     assert "model" not in line and "queue_ms" not in line
+
+
+def test_a_request_its_rules_refuse_logs_its_model(client, caplog):
+    response = client.post(GENERATIONS, json={"model": "gpt-image-1", "prompt": "a kite", "size": "7x7"})
+    line = only_line(caplog, response)
+    assert (line["status"], line["error_code"], line["model"], line["engine"]) == (
+        400, "invalid_value", "gpt-image-1", "sketch")
+    assert "queue_ms" not in line
 
 
 def test_a_stream_logs_once_when_its_last_event_is_sent(client, caplog):
