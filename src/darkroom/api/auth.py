@@ -3,8 +3,8 @@
 Settings keys are compared in constant time in memory; they are admin keys (the operator's) with no
 limits, named `settings#1`, `settings#2`... in the ledger. Issued keys are looked up by hash in the
 metadata store (`store/keys.py`, cached for a second), carry their own limits and are charged one
-request each here (`store/limits.py`); images are charged by the service once a request's rules
-passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
+request each here (`store/leases.py` on `store/limits.py`); images are charged by the service once
+a request's rules passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
 issued) the server is open; once a key has been issued it stays closed, even if every key is revoked.
 
 On success `request.state.key` is the `ApiKey` (never the key itself) and `request.state.key_name`
@@ -57,8 +57,7 @@ class ApiKeyAuth:
                 f"Incorrect API key provided: {_redact(key)}. Check the keys configured for this Darkroom server.")
         request.state.key, request.state.key_name = found, found.name
         if found.limits.rpm is not None:
-            state = await asyncio.to_thread(self.store.limits.take_request, found)
-            record_state(request, state)
+            record_state(request, await self.store.leases.charge_request(found))
 
     async def _store_has_keys(self) -> bool:
         hit, value = self.store.keys.cached_any()

@@ -135,10 +135,10 @@ def _context(request: Request) -> RequestContext:
     key: ApiKey | None = getattr(request.state, "key", None)
     charge = None
     if key is not None and key.id is not None and key.limits.any:
-        limits = request.app.state.store.limits
+        leases = request.app.state.store.leases
 
         async def charge(n: int) -> None:
-            record_state(request, await asyncio.to_thread(limits.take_images, key, n))
+            record_state(request, await leases.charge_images(key, n))
 
     ctx = RequestContext(request_id=request.state.request_id, base_url=public_base_url(request), charge=charge,
                          key_name=getattr(request.state, "key_name", None))

@@ -4,6 +4,7 @@
     schema.py     the tables
     keys.py       keys issued by `darkroom keys`, stored as hashes
     limits.py     per-key token buckets and the monthly quota, shared by every process
+    leases.py     the server's per-process leases on them (most requests never touch the database)
     ledger.py     one usage row per image request, written in the background
     kept.py       images kept by `store_all`, retrievable by their owner only
 
@@ -20,6 +21,7 @@ from ..config import Settings
 from .database import database_url, open_database
 from .kept import KeptImages
 from .keys import KeyStore
+from .leases import LeasedLimits
 from .ledger import UsageLedger
 from .limits import RateLimiter
 
@@ -31,11 +33,13 @@ class MetadataStore:
     limits: RateLimiter
     ledger: UsageLedger
     kept: KeptImages
+    leases: LeasedLimits
 
     @classmethod
     def open(cls, settings: Settings) -> MetadataStore:
         engine = open_database(database_url(settings.database_url, settings.data_dir))
-        return cls(engine, KeyStore(engine), RateLimiter(engine), UsageLedger(engine), KeptImages(engine))
+        limits = RateLimiter(engine)
+        return cls(engine, KeyStore(engine), limits, UsageLedger(engine), KeptImages(engine), LeasedLimits(limits))
 
     def close(self) -> None:
         self.ledger.close()

@@ -63,30 +63,29 @@ class RateLimiter:
         """Charge one request to `key` (blocking); None when it has no request limit."""
         if key.id is None or key.limits.rpm is None:
             return None
-        return self._take(key, "requests", key.limits.rpm, 1)
+        return self.take(key, "requests", key.limits.rpm, 1)
 
     def take_images(self, key: ApiKey, n: int) -> BucketState | None:
         """Charge `n` images to `key`'s monthly quota, then to its images-per-minute bucket (blocking)."""
         if key.id is None:
             return None
         limits = key.limits
-        if limits.images_per_minute is not None and n > limits.images_per_minute:
-            raise InvalidRequest(f"Invalid 'n': {n} images is more than this API key may make in a minute "
-                                 f"({limits.images_per_minute}).", param="n")
+        check_n(key, n)
         if limits.monthly_images is not None:
-            self._charge_month(key, n)
+            self.charge_month(key, n)
         if limits.images_per_minute is None:
             return None
         try:
-            return self._take(key, "images", limits.images_per_minute, n)
+            return self.take(key, "images", limits.images_per_minute, n)
         except RateLimited:
             if limits.monthly_images is not None:
-                self._charge_month(key, -n)  # not admitted after all
+                self.charge_month(key, -n)  # not admitted after all
             raise
 
     # ---- token buckets ------------------------------------------------------------------------
 
-    def _take(self, key: ApiKey, kind: str, limit: int, cost: int) -> BucketState:
+    def take(self, key: ApiKey, kind: str, limit: int, cost: int) -> BucketState:
+        """Take `cost` tokens from `key`'s `kind` bucket of `limit` per minute, or raise RateLimited."""
         rate = limit / 60.0
         now = sa.literal(self._clock(), Float) if self._clock is not None else self._db_now
         elapsed = now - rate_buckets.c.updated_at
@@ -118,8 +117,9 @@ class RateLimiter:
 
     # ---- monthly quota ------------------------------------------------------------------------
 
-    def _charge_month(self, key: ApiKey, n: int) -> None:
-        month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    def charge_month(self, key: ApiKey, n: int) -> None:
+        """Add `n` images (negative: give back) to `key`'s count for this month, or raise QuotaExceeded."""
+        month = this_month()
         where = (quota_usage.c.key_id == key.id) & (quota_usage.c.month == month)
         limit = key.limits.monthly_images
         with self.engine.begin() as conn:
@@ -134,11 +134,23 @@ class RateLimiter:
                 "The quota resets at the start of next month (UTC).")
 
     def month_usage(self, key: ApiKey) -> int:
-        month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        month = this_month()
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(quota_usage.c.images).where(
                 (quota_usage.c.key_id == key.id) & (quota_usage.c.month == month))).scalar_one_or_none()
         return value or 0
+
+
+def check_n(key: ApiKey, n: int) -> None:
+    """A request for more images than the key's minute allows could never pass: a 400, not a 429."""
+    per_minute = key.limits.images_per_minute
+    if per_minute is not None and n > per_minute:
+        raise InvalidRequest(f"Invalid 'n': {n} images is more than this API key may make in a minute "
+                             f"({per_minute}).", param="n")
+
+
+def this_month() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m")
 
 
 def _duration(seconds: float) -> str:
