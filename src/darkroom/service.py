@@ -4,7 +4,10 @@ Generations, edits and variations take the same path; they differ only in their 
 `edit_rules.py`: an edit's uploads are decoded there, in the encode pool) and in the job the engine
 gets. An edit's output gets the first input's pixels back wherever its mask kept them. A streaming
 request passes a `Progress`, which hears when the request was admitted and each partial image
-(`streaming.py` turns those into events). Nothing here knows about HTTP. The engine work goes through each engine's worker
+(`streaming.py` turns those into events). Once its rules passed, a request's images are charged to
+its API key's limits (`RequestContext.charge`); with `store_all` every image is also kept for its
+owner (`store/kept.py`). `RequestContext.summary` collects what the ledger, metrics and access log
+record. Nothing here knows about HTTP. The engine work goes through each engine's worker
 (`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
 calls in threads of its own; encoding and storing run in a pool sized to the cores, so the `n`
 images of a request are encoded in parallel and encoding overlaps the engine's next batch. Every
