@@ -35,6 +35,7 @@ from .figures import WorkerFigures
 log = logging.getLogger("darkroom.scheduling")
 _NOT_RUN = EngineCancelled(0)  # the result of a job that was not rerun alone because its client had left
 RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60  # seconds; the Node SDK honours at most 60
+STOP_WAIT_SECONDS = 10.0  # at shutdown, how long running engine calls get to notice they should stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +121,14 @@ class EngineWorker:
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name=f"worker-{self.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, wait: float = STOP_WAIT_SECONDS) -> None:
+        """Stop taking jobs, then give the engine calls still running up to `wait` seconds to end (at
+        shutdown their clients are gone, so they stop at their next step) before abandoning them: an
+        engine must not be closed under a call that is still using it."""
         if self._loop_task is not None:
             self._loop_task.cancel()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=wait)
         for task in list(self._inflight):
             task.cancel()
         self._threads.shutdown(wait=False, cancel_futures=True)
