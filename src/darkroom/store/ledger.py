@@ -38,6 +38,7 @@ class UsageLedger:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._stop = threading.Event()  # set by `close`: write what is queued now, then end
 
     # ---- writing ------------------------------------------------------------------------------
 
@@ -64,31 +65,33 @@ class UsageLedger:
 
     def close(self) -> None:
         if self._thread is not None:
+            self._stop.set()
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._thread = None
 
     def _write_forever(self) -> None:
+        """Wait for a row, let more gather for FLUSH_SECONDS (sleeping: queued rows do not wake the
+        thread one by one), then write everything queued, BATCH_ROWS rows per transaction."""
         while True:
             first = self._queue.get()
-            if first is None:
-                return
-            rows, stop = [first], False
-            deadline = time.monotonic() + FLUSH_SECONDS
-            while len(rows) < BATCH_ROWS:
+            self._stop.wait(FLUSH_SECONDS)
+            rows, stop = [first], first is None
+            while True:
                 try:
-                    row = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    rows.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if row is None:
-                    stop = True
-                    break
-                rows.append(row)
-            self._write(rows)
-            with self._lock:
-                self._pending -= len(rows)
-                if not self._pending:
-                    self._idle.set()
+            if None in rows:
+                stop = True
+                rows = [row for row in rows if row is not None]
+            for start in range(0, len(rows), BATCH_ROWS):
+                batch = rows[start:start + BATCH_ROWS]
+                self._write(batch)
+                with self._lock:
+                    self._pending -= len(batch)
+                    if not self._pending:
+                        self._idle.set()
             if stop:
                 return
 
