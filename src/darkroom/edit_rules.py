@@ -24,8 +24,6 @@ Variations
 
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 
 from .catalog import Catalog, ModelSpec
@@ -47,6 +45,7 @@ from .rules import (
     resolve_background,
     resolve_quality,
     resolve_size,
+    seeds_for,
 )
 
 DEFAULT_EDIT_MODEL = "gpt-image-1.5"
@@ -92,7 +91,7 @@ def plan_edit(req: ImageEditRequest, uploads: Uploads, catalog: Catalog, prompt_
         strength=(INPAINT_STRENGTH if mask is not None else EDIT_STRENGTH)[fidelity],
     )
     return GenerationPlan(
-        spec=spec, prompt=prompt, width=width, height=height, seeds=_seeds(req.seed, req.n or 1),
+        spec=spec, prompt=prompt, width=width, height=height, seeds=seeds_for(req.seed, req.n or 1),
         engine_quality=engine_quality, quality=echo_quality,
         response_format=req.response_format or ("b64_json" if spec.is_gpt else "url"),
         output_format=output_format, output_compression=req.output_compression, background=background,
@@ -117,7 +116,7 @@ def plan_variation(req: ImageVariationRequest, uploads: Uploads, catalog: Catalo
     width, height = resolve_size(req.size, spec, "")
     source = SourceImages(images=(fit(image, width, height),), strength=VARIATION_STRENGTH)
     return GenerationPlan(
-        spec=spec, prompt="", width=width, height=height, seeds=_seeds(req.seed, req.n or 1),
+        spec=spec, prompt="", width=width, height=height, seeds=seeds_for(req.seed, req.n or 1),
         engine_quality="medium", quality=None, response_format=req.response_format or "url",
         output_format="png", output_compression=None, background="opaque", moderation="auto", style=None,
         user=req.user, operation="variation", source=source,
@@ -129,11 +128,6 @@ def _check_operation(spec: ModelSpec, operation: Operation) -> None:
         raise InvalidRequest(
             f"Model '{spec.name}' is served by the {spec.engine_name} engine, which cannot make image "
             f"{operation}s.", param="model", code="unsupported_value")
-
-
-def _seeds(seed: int | None, n: int) -> tuple[int, ...]:
-    first = secrets.randbits(32) if seed is None else seed
-    return tuple((first + i) % 2**32 for i in range(n))
 
 
 # ---- inputs -----------------------------------------------------------------------------------

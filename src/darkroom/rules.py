@@ -107,13 +107,12 @@ def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: 
     if spec.family == "dall-e-3" and n != 1:
         raise InvalidRequest(f"Invalid 'n': dall-e-3 supports only n=1, but got {n}.", param="n")
     check_stream(req.stream, req.partial_images, spec)
-    seed = secrets.randbits(32) if req.seed is None else req.seed
     return GenerationPlan(
         spec=spec,
         prompt=prompt,
         width=width,
         height=height,
-        seeds=tuple((seed + i) % 2**32 for i in range(n)),
+        seeds=seeds_for(req.seed, n),
         engine_quality=engine_quality,
         quality=echo_quality,
         response_format=req.response_format or ("b64_json" if spec.is_gpt else "url"),
@@ -138,6 +137,12 @@ def model_name(req: ImageGenerateRequest) -> str:
         return req.model
     uses_gpt_field = any(getattr(req, name) is not None for name in GPT_ONLY_FIELDS)
     return DEFAULT_GPT_MODEL if uses_gpt_field or req.quality in GPT_QUALITIES else "dall-e-2"
+
+
+def seeds_for(seed: int | None, n: int) -> tuple[int, ...]:
+    """One seed per image: `seed + i` (a random first seed when none was asked for)."""
+    first = secrets.randbits(32) if seed is None else seed
+    return tuple((first + i) % 2**32 for i in range(n))
 
 
 def check_stream(stream: bool | None, partial_images: int | None, spec: ModelSpec) -> None:
