@@ -10,7 +10,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 case ",${EXTRAS:-}," in
+  # pymatting compiles its numba code on its first import (~45 s) and caches it in the venv: pay that
+  # here, once per install, rather than in the server's first minute.
   *,diffusers,*) "${pip[@]}" "$TORCH_PIN"
-                 "${pip[@]}" -e ".[$EXTRAS]" "$TORCH_PIN" ;;
+                 "${pip[@]}" -e ".[$EXTRAS]" "$TORCH_PIN"
+                 .venv/bin/python -c "import pymatting" ;;
   *)             "${pip[@]}" -e ".${EXTRAS:+[$EXTRAS]}" ;;
 esac

@@ -44,6 +44,8 @@ class ModelSpec:
     engine: Engine
     engine_name: str
     transparent_background: bool  # may `background=transparent` be asked of this model?
+    # For engines without native alpha: the key colour its cut-outs are drawn on ("auto": per prompt).
+    transparent_key: str
     max_pixels: int  # the smallest of the engine's cap, the server's `max_pixels` and the model's own
     any_size: bool  # sizes follow the engine (multiples of its size_multiple), not the family's list
     scheduling: WorkerSettings  # queue and batching of this model's engine worker
@@ -108,6 +110,7 @@ def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int) ->
         engine=engine,
         engine_name=config.engine,
         transparent_background=transparent and config.family.startswith("gpt-image"),
+        transparent_key=config.transparent_key,
         max_pixels=min(cap, config.max_pixels or cap),
         any_size=config.any_size if config.any_size is not None else config.engine == "diffusers",
         scheduling=WorkerSettings(

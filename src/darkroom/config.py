@@ -57,6 +57,10 @@ class ModelConfig(BaseModel):
     description: str = ""
     # None: the family's default (gpt-image yes, gpt-image-2 no). dall-e families never allow it.
     transparent_background: bool | None = None
+    # Engines without native alpha (diffusers) make transparent images by drawing the subject on a key
+    # colour and cutting it out (postprocess/matting.py): "auto" picks one that the prompt does not name,
+    # or "green", "blue", "magenta", "#rrggbb".
+    transparent_key: str = "auto"
     # None: the engine's own cap. Lower it to protect a small machine.
     max_pixels: int | None = Field(default=None, gt=0)
     # Accept any WIDTHxHEIGHT the engine can make (and `auto` = its native size) instead of the
@@ -73,9 +77,35 @@ class ModelConfig(BaseModel):
             raise ValueError(f"transparent_background cannot be enabled for the {self.family} family")
         return self
 
+    @field_validator("transparent_key")
+    @classmethod
+    def _known_key(cls, value: str) -> str:
+        from .postprocess.keying import choose_key
+
+        choose_key("", value)  # raises ValueError naming the accepted values
+        return value
+
     @property
     def engine_options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class ModerationThresholds(BaseModel):
+    """For one `moderation` level: the scores at or above which each check blocks (lower blocks more)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    harassment: float = Field(ge=0, le=1)  # alt-profanity-check's probability that a prompt is abusive
+    nudity: float = Field(ge=0, le=1)  # nudenet's score for an exposed intimate body part in an image
+    # An omni-moderation category score; None: OpenAI's own verdict (its `categories` flags).
+    openai: float | None = Field(default=None, ge=0, le=1)
+
+
+# auto blocks at lower scores than low. Figures behind the numbers: README, section Moderation.
+DEFAULT_MODERATION = {
+    "auto": ModerationThresholds(harassment=0.85, nudity=0.5, openai=None),
+    "low": ModerationThresholds(harassment=0.97, nudity=0.7, openai=0.8),
+}
 
 
 class Settings(BaseSettings):
@@ -108,6 +138,19 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
     request_timeout_seconds: float = Field(default=590.0, gt=0)  # under the SDKs' 600 s: a 504, not a retry
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM, time for work in flight
+    # Moderation (moderation/): prompt and image checks on every request. Off only when set false, with
+    # a warning at start. The two levels' thresholds are tables of their own ([moderation_auto]).
+    moderation_enabled: bool = True
+    moderation_auto: ModerationThresholds = DEFAULT_MODERATION["auto"]
+    moderation_low: ModerationThresholds = DEFAULT_MODERATION["low"]
+    # Also ask OpenAI's moderation endpoint about prompts and images when a key is set.
+    moderation_openai_api_key: SecretStr = SecretStr("")
+    moderation_openai_base_url: str = "https://api.openai.com/v1"
+    moderation_openai_model: str = "omni-moderation-latest"
+    moderation_openai_timeout_seconds: float = Field(default=5.0, gt=0)
+    # When the endpoint fails or times out: "block" (fail closed: 503, retry later) or "allow" (fail
+    # open: the local checks alone decide).
+    moderation_openai_on_error: Literal["block", "allow"] = "block"
     prompt_limits: dict[Family, Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: dict(DEFAULT_PROMPT_LIMITS)
     )
@@ -120,7 +163,7 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("public_base_url")
+    @field_validator("public_base_url", "moderation_openai_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -141,6 +184,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"model name '{model.name}' appears twice")
             seen.add(model.name)
         return value
+
+    @model_validator(mode="after")
+    def _auto_is_stricter(self) -> "Settings":
+        auto, low = self.moderation_auto, self.moderation_low
+        for name in ("harassment", "nudity", "openai"):
+            a, b = getattr(auto, name), getattr(low, name)
+            if a is not None and b is not None and b < a:
+                raise ValueError(f"moderation_low.{name} ({b}) is below moderation_auto.{name} ({a}): "
+                                 "auto is the stricter level, so its thresholds must not be higher")
+        return self
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -82,7 +82,7 @@ def plan_edit(req: ImageEditRequest, uploads: Uploads, catalog: Catalog, prompt_
     engine_quality, echo_quality = resolve_quality(req.quality, spec)
     output_format = req.output_format or "png"
     check_compression(req.output_compression, output_format)
-    background = resolve_background(req.background, spec, output_format, prompt)
+    background = resolve_background(req.background, spec, output_format, prompt, "edit")
     check_stream(req.stream, req.partial_images, spec)
     fidelity = req.input_fidelity or "low"
     source = SourceImages(

@@ -3,6 +3,12 @@
 `/health` reports each model as `loading`, `ready` or `failed` (HTTP 503 until every model is ready),
 and a request for a model that is still loading gets a 503 with `Retry-After`. A model that fails
 to load stops the server: `darkroom serve` exits non-zero with a message naming the model and why.
+
+A model that makes transparent images by cutting them out of a key colour (an engine with
+`keyed_alpha`, such as diffusers) also needs the matting code compiled (pymatting compiles with
+numba on its first import: about 45 s on a fresh install, 1 s once cached). That runs in a thread
+of its own from the start, alongside the engines' loading, and such a model is ready only when both
+are done: no request ever waits for the compiler.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Literal
 from .catalog import Catalog, ModelSpec
 from .engines.base import Engine
 from .errors import ServiceUnavailable
+from .postprocess.matting import warm_up as warm_up_matting
 
 log = logging.getLogger("darkroom.loading")
 State = Literal["loading", "ready", "failed"]
@@ -47,11 +54,22 @@ class EngineLoader:
 
     async def load_slow(self, on_failure: Callable[[str], None] | None = None) -> None:
         """Load each slow engine in its worker's thread, one at a time (loading is memory- and disk-bound)."""
+        matting = asyncio.ensure_future(asyncio.to_thread(warm_up_matting)) if self._cuts_out() else None
+        try:
+            await self._load_engines(matting, on_failure)
+        finally:
+            if matting is not None and not matting.done():
+                matting.cancel()
+
+    async def _load_engines(self, matting: asyncio.Future[None] | None,
+                            on_failure: Callable[[str], None] | None) -> None:
         for engine in self.catalog.engines():
             if not engine.loads_slowly:
                 continue
             try:
                 await self._run_on(engine, engine.load)
+                if matting is not None and self._cuts_out(engine):
+                    await asyncio.shield(matting)
             except Exception as exc:  # any load failure is fatal: the configured model cannot serve
                 self._states[id(engine)] = "failed"
                 self.failure = self._describe(engine, exc)
@@ -80,6 +98,12 @@ class EngineLoader:
     def models(self) -> dict[str, dict[str, str]]:
         return {spec.name: {"engine": spec.engine_name, "state": self._states[id(spec.engine)]}
                 for spec in self.catalog}
+
+    def _cuts_out(self, engine: Engine | None = None) -> bool:
+        """Does `engine` (or any engine) serve a model whose transparent images are matted cut-outs?"""
+        return any(spec.transparent_background and spec.engine.capabilities.keyed_alpha
+                   and not spec.engine.capabilities.native_alpha
+                   for spec in self.catalog if engine is None or spec.engine is engine)
 
     def _names(self, engine: Engine) -> list[str]:
         return [spec.name for spec in self.catalog if spec.engine is engine]

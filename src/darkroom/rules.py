@@ -27,6 +27,7 @@ from typing import Literal
 
 from .catalog import Catalog, ModelSpec
 from .engines.base import Operation, Quality, SourceImages, Style
+from .postprocess.keying import KeyColour, choose_key
 from .errors import (
     InvalidRequest,
     MissingParameter,
@@ -78,6 +79,8 @@ class GenerationPlan:
     input_sizes: tuple[tuple[int, int], ...] = ()  # edits: each input's size as uploaded (for `usage`)
     stream: bool = False
     partial_images: int = 0
+    # Transparent on an engine without native alpha: it draws on this colour and the service cuts out.
+    key: KeyColour | None = None
 
     @property
     def size(self) -> str:
@@ -128,6 +131,7 @@ def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: 
         scheduler=req.scheduler,
         stream=bool(req.stream),
         partial_images=req.partial_images or 0,
+        key=key_colour(background, spec, prompt),
     )
 
 
@@ -290,19 +294,35 @@ def check_compression(compression: int | None, output_format: str) -> None:
         )
 
 
-def resolve_background(background: str | None, spec: ModelSpec, output_format: str, prompt: str) -> Literal["transparent", "opaque"]:
+def resolve_background(background: str | None, spec: ModelSpec, output_format: str, prompt: str,
+                       operation: Operation = "generate") -> Literal["transparent", "opaque"]:
+    can = _makes_alpha(spec, operation)
     if background == "transparent":
         if output_format == "jpeg":
             raise InvalidRequest("Transparent background is not supported for JPEG output format.", param="background")
         if not spec.transparent_background:
             raise InvalidRequest("Transparent background is not supported for this model.", param="background")
-        if not spec.engine.capabilities.native_alpha:
+        if not can:
             raise InvalidRequest(
-                f"Transparent background is not supported by the '{spec.engine_name}' engine serving '{spec.name}'.",
-                param="background",
+                f"Transparent background is not supported by the '{spec.engine_name}' engine serving '{spec.name}'"
+                + (" for edits: it makes cut-outs for generations only." if spec.engine.capabilities.keyed_alpha
+                   else "."), param="background",
             )
         return "transparent"
     if background == "auto" or background is None:
-        wants = spec.transparent_background and spec.engine.capabilities.native_alpha and output_format != "jpeg"
+        wants = spec.transparent_background and can and output_format != "jpeg"
         return "transparent" if wants and _WANTS_ALPHA.search(prompt) else "opaque"
     return "opaque"
+
+
+def _makes_alpha(spec: ModelSpec, operation: Operation) -> bool:
+    """Native alpha, or a generation on an engine that draws on a key colour for the cut-out."""
+    capabilities = spec.engine.capabilities
+    return capabilities.native_alpha or (capabilities.keyed_alpha and operation == "generate")
+
+
+def key_colour(background: str, spec: ModelSpec, prompt: str) -> KeyColour | None:
+    """The key colour a transparent image is drawn on, when the engine has no alpha of its own."""
+    if background != "transparent" or spec.engine.capabilities.native_alpha:
+        return None
+    return choose_key(prompt, spec.transparent_key)

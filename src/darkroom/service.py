@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
+from .config import DEFAULT_MODERATION
 from .edit_rules import DEFAULT_EDIT_MODEL, plan_edit, plan_variation
 from .engines.base import Engine, Generation, GenerationJob, PartialCallback
 from .errors import (
@@ -41,8 +42,9 @@ from .errors import (
     ServiceUnavailable,
 )
 from .loading import EngineLoader
-from .moderation import check_prompt
+from .moderation import Moderator, ordered
 from .postprocess.encode import b64, encode
+from .postprocess.matting import cutout, preview_cutout
 from .postprocess.sources import paste_unmasked
 from .postprocess.tokens import generation_usage
 from .protocol.edits import ImageEditRequest, ImageVariationRequest, Uploads
@@ -85,8 +87,10 @@ class Outcome:
 class ImageService:
     def __init__(self, catalog: Catalog, store: ImageStore, prompt_limits: dict[str, int],
                  request_timeout: float = 590.0, max_input_pixels: int = 16_777_216,
-                 keep: KeptImages | None = None, keep_ttl: int = 30 * 86_400) -> None:
+                 keep: KeptImages | None = None, keep_ttl: int = 30 * 86_400,
+                 moderator: Moderator | None = None) -> None:
         self.catalog = catalog
+        self.moderator = moderator or Moderator(dict(DEFAULT_MODERATION))
         self.keep = keep  # `store_all`: every image is kept for `keep_ttl` seconds, for its owner
         self.keep_ttl = keep_ttl
         self.max_input_pixels = max_input_pixels
@@ -116,6 +120,7 @@ class ImageService:
         for worker in self.workers.values():
             await worker.stop()
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
+        await self.moderator.close()
 
     def worker_for(self, engine: Engine) -> EngineWorker:
         return self.workers[id(engine)]
@@ -198,23 +203,36 @@ class ImageService:
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()
         ctx.summary.update(_describe(plan))
-        # 2. Prompt moderation, then the images are charged to the key's limits.
-        self._moderate(plan, ctx)
+        # 2. Moderation of the prompt and any input images, then the images are charged to the key's limits.
+        await self._moderate_input(plan, ctx)
         if ctx.charge is not None:
             await ctx.charge(plan.n)
         # 3. The engine, through its worker's queue (batched with other requests where it can be).
         worker = self.worker_for(plan.spec.engine)
         ticket = worker.submit(_job(plan, progress.partial if progress and plan.partial_images else None))
         if progress is not None:
-            progress.started(plan)
+            progress.started(plan, ctx)
         generation = self._checked(plan, await self._result(ticket, plan))
         engine_done = time.monotonic()
-        # 4. Encode (and store, for url responses) each image in the pool, in parallel.
-        data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._finish, plan, i, image, ctx)
-                                      for i, image in enumerate(generation.images)))
-        encode_s = time.monotonic() - engine_done
+        # 4. The final pixels (an edit's kept area pasted back; a matted cut-out). Each is encoded while
+        #    moderation checks them all, in the pool, in parallel; only when every one passed are they
+        #    stored or kept and put in the response (a blocked image's bytes are simply dropped).
+        images = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._final, plan, image)
+                                        for image in generation.images))
         info = generation.info
-        del generation  # the pixels: free them before the JSON body is built
+        del generation
+        encoding = asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._encode, plan, image)
+                                    for image in images))
+        try:
+            await self._moderate_output(plan, images, ctx)
+        except BaseException:
+            await asyncio.gather(encoding, return_exceptions=True)  # let the pool finish before dropping them
+            raise
+        del images  # the pixels: free them before the JSON body is built
+        blobs = await encoding
+        data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._deliver, plan, i, blob, ctx)
+                                      for i, blob in enumerate(blobs)))
+        encode_s = time.monotonic() - engine_done
         worker.figures.encode_seconds.add(encode_s)
         started = ticket.started or ticket.enqueued
         queue_s, engine_s = started - ticket.enqueued, engine_done - started
@@ -240,27 +258,45 @@ class ImageService:
             log.error("engine %s failed on model %s", plan.spec.engine_name, plan.spec.name, exc_info=exc)
             raise ServerError("The image engine failed while generating this request.") from exc
 
-    def _moderate(self, plan: GenerationPlan, ctx: RequestContext) -> None:
-        if plan.operation == "variation":  # no prompt; output checks come with image moderation
-            return
-        categories = check_prompt(plan.prompt, plan.moderation)
+    async def _moderate_input(self, plan: GenerationPlan, ctx: RequestContext) -> None:
+        """The prompt and any uploaded images, checked together at the request's level."""
+        checks = []
+        if plan.operation != "variation":  # variations have no prompt
+            checks.append(self.moderator.check_prompt(plan.prompt, plan.moderation, self._encode_pool))
+        if plan.source is not None:
+            checks.append(self.moderator.check_images(plan.source.images, plan.moderation, plan.prompt,
+                                                      self._encode_pool))
+        self._block_if(plan, ctx, "input", ordered(await asyncio.gather(*checks)))
+
+    async def _moderate_output(self, plan: GenerationPlan, images: list[np.ndarray], ctx: RequestContext) -> None:
+        categories = await self.moderator.check_images(images, plan.moderation, plan.prompt, self._encode_pool)
+        self._block_if(plan, ctx, "output", categories)
+
+    def _block_if(self, plan: GenerationPlan, ctx: RequestContext, stage: str, categories: list[str]) -> None:
+        """A block: OpenAI's `moderation_blocked` error (GPT models) or `content_policy_violation` (DALL-E).
+
+        The log and the ledger get the stage and categories, never the prompt or the pixels."""
         if not categories:
             return
-        log.info("request %s blocked by prompt moderation: %s", ctx.request_id, ", ".join(categories))
+        ctx.summary["moderation"] = f"{stage}:{','.join(categories)}"
+        log.info("%s blocked by %s moderation: %s", ctx.request_id, stage, ", ".join(categories))
         if plan.spec.is_gpt:
             raise ModerationBlocked(
                 "Your request was rejected by the safety system. If you believe this is an error, contact us "
                 f"and include the request ID {ctx.request_id}.",
-                extra={"moderation_details": {"moderation_stage": "input", "categories": categories}},
+                extra={"moderation_details": {"moderation_stage": stage, "categories": categories}},
             )
+        what = "text" if stage == "input" and plan.operation != "variation" else "images"
         raise InvalidRequest(
-            "Your request was rejected as a result of our safety system. Your prompt may contain text that is "
-            "not allowed by our safety system.", code="content_policy_violation",
+            "Your request was rejected as a result of our safety system. "
+            + (f"Your prompt may contain {what} that is not allowed by our safety system." if stage == "input"
+               else "The generated image was not allowed by our safety system.")
+            + f" Request ID {ctx.request_id}.", code="content_policy_violation",
         )
 
     def _checked(self, plan: GenerationPlan, generation: Generation) -> Generation:
         """The engine contract: n uint8 images of the asked size, RGBA exactly when transparent."""
-        channels = 4 if plan.background == "transparent" else 3
+        channels = 4 if plan.background == "transparent" and plan.key is None else 3  # keyed: RGB on the key
         images = generation.images
         if len(images) != plan.n or any(i.shape != (plan.height, plan.width, channels) or i.dtype != np.uint8
                                         for i in images):
@@ -268,13 +304,29 @@ class ImageService:
             raise ServerError("The image engine returned images of the wrong shape.")
         return generation
 
-    async def encode_partial_async(self, plan: GenerationPlan, pixels: np.ndarray) -> str:
-        """A partial image as base64 in the request's format, encoded in the pool (see `streaming.py`)."""
+    async def encode_partial_async(self, plan: GenerationPlan, pixels: np.ndarray, ctx: RequestContext) -> str:
+        """A partial image as base64 in the request's format, moderated and encoded in the pool (see
+        `streaming.py`): a partial is an output too, and is never sent if it would be blocked."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._encode_pool, self._encode_partial, plan, pixels)
+        pixels = await loop.run_in_executor(self._encode_pool, self._final, plan, pixels, True)
+        encoding = loop.run_in_executor(self._encode_pool, self._encode_partial, plan, pixels)
+        try:
+            await self._moderate_output(plan, [pixels], ctx)
+        except BaseException:
+            await asyncio.gather(encoding, return_exceptions=True)
+            raise
+        return await encoding
 
     def _encode_partial(self, plan: GenerationPlan, pixels: np.ndarray) -> str:
-        return b64(encode(self._unmasked(plan, pixels), plan.output_format, plan.output_compression))
+        return b64(self._encode(plan, pixels))
+
+    def _final(self, plan: GenerationPlan, pixels: np.ndarray, preview: bool = False) -> np.ndarray:
+        """The pixels the client gets: an edit's kept area pasted back, then the cut-out where the engine
+        drew the request's transparent image on a key colour (a quick keying for previews)."""
+        pixels = self._unmasked(plan, pixels)
+        if plan.key is None:
+            return pixels
+        return preview_cutout(pixels, plan.key) if preview else cutout(pixels, plan.key)
 
     def _unmasked(self, plan: GenerationPlan, pixels: np.ndarray) -> np.ndarray:
         """An edit's output with the first input's pixels back wherever the mask kept them."""
@@ -282,8 +334,11 @@ class ImageService:
             return pixels
         return paste_unmasked(plan.source.images[0], pixels, plan.source.repaint)
 
-    def _finish(self, plan: GenerationPlan, index: int, pixels: np.ndarray, ctx: RequestContext) -> Image:
-        blob = encode(self._unmasked(plan, pixels), plan.output_format, plan.output_compression)
+    def _encode(self, plan: GenerationPlan, pixels: np.ndarray) -> bytes:
+        return encode(pixels, plan.output_format, plan.output_compression)
+
+    def _deliver(self, plan: GenerationPlan, index: int, blob: bytes, ctx: RequestContext) -> Image:
+        """An encoded image that passed moderation: kept (`store_all`), stored for a link, or base64."""
         revised = plan.prompt if plan.spec.family == "dall-e-3" else None
         name = self._keep(plan, index, blob, ctx) if self.keep is not None else None
         if plan.response_format == "url":
@@ -326,7 +381,8 @@ def _describe(plan: GenerationPlan) -> dict[str, Any]:
 def _job(plan: GenerationPlan, on_partial: PartialCallback | None) -> GenerationJob:
     return GenerationJob(
         prompt=plan.prompt, width=plan.width, height=plan.height, quality=plan.engine_quality,
-        seeds=plan.seeds, transparent=plan.background == "transparent", style=plan.style,
+        seeds=plan.seeds, transparent=plan.background == "transparent" and plan.key is None, key=plan.key,
+        style=plan.style,
         steps=plan.steps, guidance_scale=plan.guidance_scale, negative_prompt=plan.negative_prompt,
         scheduler=plan.scheduler, operation=plan.operation, source=plan.source,
         partial_images=plan.partial_images if on_partial else 0, on_partial=on_partial,
@@ -343,8 +399,10 @@ class Progress:
         self._loop = asyncio.get_running_loop()
         self.admitted: asyncio.Future[GenerationPlan] = self._loop.create_future()
         self.partials: asyncio.Queue[tuple[int, int, np.ndarray]] = asyncio.Queue()
+        self.ctx: RequestContext | None = None  # the request's, once admitted
 
-    def started(self, plan: GenerationPlan) -> None:
+    def started(self, plan: GenerationPlan, ctx: RequestContext) -> None:
+        self.ctx = ctx
         self.admitted.set_result(plan)
 
     def partial(self, image: int, index: int, pixels: np.ndarray) -> None:

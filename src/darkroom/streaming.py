@@ -88,7 +88,7 @@ class ImageStream:
         return getter.result() if not getter.cancelled() else None
 
     async def _partial(self, plan: GenerationPlan, image: int, index: int, pixels: Any) -> dict[str, Any]:
-        b64_json = await self.service.encode_partial_async(plan, pixels)
+        b64_json = await self.service.encode_partial_async(plan, pixels, self.progress.ctx)
         event = {"type": f"{self.kind}.partial_image", "b64_json": b64_json, **_echo(plan),
                  "partial_image_index": index}
         return _indexed(event, plan, image)

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from .. import __version__
 from ..catalog import Catalog, build_catalog
 from ..config import Settings
+from ..moderation import Moderator
 from ..service import ImageService
 from ..storage import build_store
 from ..storage.base import ImageStore
@@ -45,8 +46,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if auth.open_at_start():
             log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
+        if not settings.moderation_enabled:
+            log.warning("Moderation is switched off (moderation_enabled = false): no prompt or image is checked, "
+                        "and `moderation` in requests has no effect.")
         meta.ledger.start()
         service: ImageService = app.state.service
+        # The classifiers load in the background (~1.5 s); a request meanwhile waits for them.
+        moderation_ready = asyncio.create_task(asyncio.to_thread(moderator.warm_up))
         service.start()
         # Slow engines load in the background: /health answers (and says `loading`) meanwhile.
         service.loader.load_quick()
@@ -57,6 +63,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
         finally:
             sweeper.cancel()
             loading.cancel()
+            moderation_ready.cancel()
             await service.close()
             for engine in catalog.engines():
                 engine.close()
@@ -65,9 +72,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.catalog = catalog
+    moderator = Moderator.from_settings(settings)
     app.state.service = ImageService(catalog, store, settings.prompt_limits, settings.request_timeout_seconds,
                                      settings.max_input_pixels, keep=meta.kept if settings.store_all else None,
-                                     keep_ttl=settings.store_all_ttl_seconds)
+                                     keep_ttl=settings.store_all_ttl_seconds, moderator=moderator)
     app.state.store = meta
     app.state.finishers = [meta.ledger.record]  # told about every request once it has ended (`record.py`)
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server

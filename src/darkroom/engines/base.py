@@ -40,6 +40,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..postprocess.keying import KeyColour
+
 Quality = Literal["low", "medium", "high"]
 Style = Literal["vivid", "natural"]
 Operation = Literal["generate", "edit", "variation"]
@@ -71,6 +73,7 @@ class GenerationJob:
     quality: Quality
     seeds: tuple[int, ...]  # one per image; image i of a request is reproducible from seeds[i] alone
     transparent: bool = False  # RGBA output with a transparent backdrop
+    key: KeyColour | None = None  # draw the subject on this flat colour (see Capabilities.keyed_alpha)
     style: Style | None = None  # dall-e-3's `style`: vivid (saturated, dramatic) or natural (muted)
     # Darkroom extensions; None: the engine's preset for `quality`. Only engines that list them in
     # `Capabilities.extensions` ever receive them.
@@ -103,6 +106,9 @@ class Capabilities:
     operations: frozenset[Operation] = frozenset({"generate"})  # which jobs it takes
     max_source_images: int = 1  # input images an edit may carry
     partial_images: bool = False  # can send intermediate pictures (`job.on_partial`)
+    # Without native alpha: draws the subject on a flat key colour when asked (`job.key`), so that the
+    # service can cut it out (postprocess/matting.py) for `background=transparent` generations.
+    keyed_alpha: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidRequest, ServiceUnavailable
+from ..postprocess.keying import steering
 from .base import (
     Capabilities,
     Engine,
@@ -100,7 +101,8 @@ class DiffusersEngine(Engine):
     def __init__(self, model: str, options: DiffusersOptions) -> None:
         self.model = model
         self.options = options
-        self.capabilities = Capabilities(native_alpha=False, max_pixels=3840 * 2160, max_batch=16, concurrency=1)
+        self.capabilities = Capabilities(native_alpha=False, keyed_alpha=True, max_pixels=3840 * 2160, max_batch=16,
+                                         concurrency=1)
         self._lock = threading.Lock()
         self._pipe: Any = None
         self._torch: Any = None
@@ -222,7 +224,7 @@ class DiffusersEngine(Engine):
         flow = type(pipe.scheduler).__name__.startswith("FlowMatch")
         operations: set[Operation] = {"generate", "edit", "variation"} if "img2img" in self._derived else {"generate"}
         return Capabilities(
-            native_alpha=False, max_pixels=3840 * 2160, max_batch=16, size_multiple=multiple,
+            native_alpha=False, keyed_alpha=True, max_pixels=3840 * 2160, max_batch=16, size_multiple=multiple,
             native_size=(width, height), extensions=frozenset(extensions),
             schedulers=tuple(FLOW_SCHEDULERS if flow else SCHEDULERS), concurrency=1,
             operations=frozenset(operations), max_source_images=1,
@@ -312,17 +314,18 @@ class DiffusersEngine(Engine):
         """The pipeline's arguments, one entry per image in every list."""
         torch, first = self._torch, jobs[0]
         kwargs: dict[str, Any] = {
-            "prompt": [job.prompt for job in jobs for _ in job.seeds], "height": first.height,
+            "prompt": [_steered(job.prompt, job, 0) for job in jobs for _ in job.seeds], "height": first.height,
             "width": first.width, "num_inference_steps": steps, "num_images_per_prompt": 1, "output_type": "np",
             "generator": [torch.Generator("cpu").manual_seed(seed) for job in jobs for seed in job.seeds],
         }
         if guidance is not None and "guidance_scale" in params:
             kwargs["guidance_scale"] = guidance
-        if any(job.negative_prompt is not None for job in jobs):  # "" is what the pipelines use for none
-            if "negative_prompt" not in params:
-                raise InvalidRequest(f"Model '{self.model}' takes no negative prompt for {first.operation}s.",
-                                     param="negative_prompt")
-            kwargs["negative_prompt"] = [job.negative_prompt or "" for job in jobs for _ in job.seeds]
+        if any(job.negative_prompt is not None for job in jobs) and "negative_prompt" not in params:
+            raise InvalidRequest(f"Model '{self.model}' takes no negative prompt for {first.operation}s.",
+                                 param="negative_prompt")
+        if any(job.negative_prompt is not None or job.key is not None for job in jobs) and "negative_prompt" in params:
+            # "" is what the pipelines use for none
+            kwargs["negative_prompt"] = [_steered(job.negative_prompt or "", job, 1) for job in jobs for _ in job.seeds]
         if first.source is not None:
             kwargs.update(source_kwargs(jobs))
         return kwargs
@@ -406,3 +409,12 @@ def _scheduler_name(scheduler: Any) -> str:
 
 def _denoiser(pipe: Any) -> Any:
     return getattr(pipe, "transformer", None) or pipe.unet
+
+
+def _steered(text: str, job: GenerationJob, part: int) -> str:
+    """The prompt (part 0) or negative prompt (part 1), steered to a flat key-colour backdrop when the
+    job's transparent image is to be cut out of one (`job.key`)."""
+    if job.key is None:
+        return text
+    addition = steering(job.key)[part]
+    return f"{text}{addition}" if text else addition.lstrip(", ")

@@ -26,7 +26,8 @@ BATCH_ROWS = 500
 IMAGE_ROUTES = ("/v1/images/generations", "/v1/images/edits", "/v1/images/variations")
 SOURCES = {"generate": "image.generation", "edit": "image.edit", "variation": "image.variation"}
 _SUMMARY_COLUMNS = ("model", "engine", "operation", "n", "size", "quality", "output_format", "stream", "images",
-                    "input_tokens", "output_tokens", "total_tokens", "queue_ms", "engine_ms", "encode_ms")
+                    "input_tokens", "output_tokens", "total_tokens", "queue_ms", "engine_ms", "encode_ms",
+                    "moderation")
 
 
 class UsageLedger:

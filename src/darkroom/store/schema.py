@@ -70,6 +70,7 @@ usage = sa.Table(
     sa.Column("total_ms", Float, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("moderation", sa.String(200), nullable=True),  # a block: "input:sexual" (migration 0002)
 )
 
 stored_images = sa.Table(

@@ -1,0 +1,92 @@
+"""The local image check: nudenet's bundled ONNX detector, asked how likely an image shows nudity.
+
+    detector = NudityDetector()
+    detector.score(pixels)   # 0..1: the highest score of an exposed intimate body part anywhere
+
+nudenet ships the detector (`320n.onnx`, YOLOv8-style: 18 body-part classes over 2100 anchors at
+320x320) in its wheel, so it works offline. We run the model through onnxruntime ourselves rather
+than through `nudenet.NudeDetector.detect`: we need one number per image, not boxes, and its
+post-processing loops over every anchor in Python (several ms); the maximum over the anchors of the
+exposed classes is the same top score its boxes would carry, since non-maximum suppression keeps the
+best box.
+
+Only exposed genitalia, anus, buttocks and female breasts count. The detector knows nothing of age;
+the policy (`moderation/__init__.py`) blocks nudity in any image whose prompt names minors.
+Scores on synthetic pictures: the sketch engine's outputs stay below 0.08 and flat or noisy
+gradients below 0.15 here, while a stylised drawing of breasts reaches 0.9 (tests/moderation).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+EXPOSED = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED", "BUTTOCKS_EXPOSED",
+           "FEMALE_BREAST_EXPOSED")
+# The detector's classes, in its output order (nudenet's own list).
+CLASSES = ("FEMALE_GENITALIA_COVERED", "FACE_FEMALE", "BUTTOCKS_EXPOSED", "FEMALE_BREAST_EXPOSED",
+           "FEMALE_GENITALIA_EXPOSED", "MALE_BREAST_EXPOSED", "ANUS_EXPOSED", "FEET_EXPOSED", "BELLY_COVERED",
+           "FEET_COVERED", "ARMPITS_COVERED", "ARMPITS_EXPOSED", "FACE_MALE", "BELLY_EXPOSED",
+           "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED")
+INPUT_SIDE = 320
+_BOX_FIELDS = 4  # cx, cy, w, h before the class scores
+
+
+class NudityDetector:
+    """Thread-safe (onnxruntime sessions are); loads the model on first use or in `load()`."""
+
+    def __init__(self) -> None:
+        self._session = None
+        self._lock = threading.Lock()
+        self._rows = np.array([_BOX_FIELDS + CLASSES.index(name) for name in EXPOSED])
+
+    def load(self) -> None:
+        with self._lock:
+            if self._session is None:
+                self._session = _open_session()
+
+    def score(self, pixels: np.ndarray) -> float:
+        """The highest exposed-body-part score in an RGB or RGBA uint8 image (RGBA over grey)."""
+        if self._session is None:
+            self.load()
+        output = self._session.run(None, {"images": _input(pixels)})[0]  # (1, 4 + classes, anchors)
+        return float(output[0, self._rows].max())
+
+    def scores(self, pixels: np.ndarray) -> dict[str, float]:
+        """Every exposed class's highest score (for the benchmark and the tests)."""
+        if self._session is None:
+            self.load()
+        output = self._session.run(None, {"images": _input(pixels)})[0]
+        return {name: float(output[0, row].max()) for name, row in zip(EXPOSED, self._rows, strict=True)}
+
+
+def _open_session():
+    try:
+        import nudenet
+        import onnxruntime
+    except ImportError as exc:  # core dependencies; only a broken install lands here
+        raise RuntimeError("image moderation needs nudenet and onnxruntime: pip install darkroom") from exc
+    model = Path(nudenet.__file__).with_name("320n.onnx")
+    options = onnxruntime.SessionOptions()
+    # One thread per call: the service runs several checks at once in its pool, and onnxruntime's
+    # own thread team per call would fight them (and the engine) for the same cores.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def _input(pixels: np.ndarray) -> np.ndarray:
+    """The detector's input: the image padded to a square at its top left (as nudenet does), 320x320,
+    RGB in [0, 1], channels first. Transparent images are seen over mid grey."""
+    if pixels.shape[2] == 4:
+        alpha = pixels[..., 3:4].astype(np.float32) / 255
+        pixels = (pixels[..., :3] * alpha + 128 * (1 - alpha)).astype(np.uint8)
+    height, width = pixels.shape[:2]
+    side = max(height, width)
+    square = np.zeros((side, side, 3), np.uint8)
+    square[:height, :width] = pixels
+    small = Image.fromarray(square).resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR)
+    return (np.asarray(small, np.float32) / 255).transpose(2, 0, 1)[None]
