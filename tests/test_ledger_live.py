@@ -141,8 +141,9 @@ def test_usage_requests_lists_each_request(live, sent):
     assert lines[0].split()[:4] == ["time", "(UTC)", "key", "model"]
     printed = {fields[-1]: fields for fields in (line.split() for line in lines[1:])}
     for s in sent:
-        # date time key model op n size status in-tokens out-tokens ms request-id
+        # date time key model op n size status in-tokens out-tokens ms error request-id
         fields = printed[s.request_id]
+        assert fields[-2] == (s.error_code or "-")
         assert fields[2] == s.key
         if s.model is not None:
             assert fields[3] == s.model

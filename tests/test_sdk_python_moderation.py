@@ -143,7 +143,7 @@ def test_a_blocked_output_is_never_returned_kept_or_linked(blocking_outputs):
     # The ledger records the block (stage and categories).
     assert ledger_row(blocking_outputs, request_id) == (400, "moderation_blocked", "output:sexual")
     listing = darkroom_cli(blocking_outputs, "usage", "--requests")
-    assert "moderation_blocked (output:sexual)" in listing.stdout
+    assert "moderation_blocked(output:sexual)" in listing.stdout
 
 
 def ledger_row(server: LiveServer, request_id: str) -> tuple | None:

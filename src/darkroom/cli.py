@@ -188,12 +188,12 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
     if args.requests:
         print(f"{'time (UTC)':19} {'key':16} {'model':24} {'op':9} {'n':>2} {'size':9} {'status':>6} "
-              f"{'in tok':>7} {'out tok':>8} {'ms':>8} {'request id':32} error")
+              f"{'in tok':>7} {'out tok':>8} {'ms':>8} {'error':32} request id")
         for row in rows:
             print(f"{_utc(row['created_at'])} {row['key_name'] or '-':16} {row['model'] or '-':24} "
                   f"{row['operation'] or '-':9} {_num(row['n']):>2} {row['size'] or '-':9} {row['status']:>6} "
                   f"{_num(row['input_tokens']):>7} {_num(row['output_tokens']):>8} {row['total_ms']:>8.0f} "
-                  f"{row['request_id']:32} {_error(row)}")
+                  f"{_error(row):32} {row['request_id']}")
         return 0
     totals: dict[tuple, list[int]] = {}
     for row in rows:
@@ -220,10 +220,10 @@ def _limits_text(key) -> str:  # noqa: ANN001 - an ApiKey
 
 
 def _error(row: dict) -> str:
-    """The error code, with what moderation blocked: `moderation_blocked (input:sexual)`."""
+    """The error code, with what moderation blocked: `moderation_blocked(input:sexual)`; "-" if none."""
     if row["moderation"]:
-        return f"{row['error_code'] or 'blocked'} ({row['moderation']})"
-    return row["error_code"] or ""
+        return f"{row['error_code'] or 'blocked'}({row['moderation']})"
+    return row["error_code"] or "-"
 
 
 def _num(value) -> str:  # noqa: ANN001

@@ -117,7 +117,7 @@ def test_moderation_blocks_with_openai_shape(http):
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("image_generation_user_error", "moderation_blocked")
     assert response.headers["x-request-id"] in error["message"]
-    assert error["moderation_details"] == {"moderation_stage": "input", "categories": ["violence-graphic"]}
+    assert error["moderation_details"] == {"moderation_stage": "input", "categories": ["violence/graphic"]}
 
 
 def test_moderation_low_is_less_strict(http):

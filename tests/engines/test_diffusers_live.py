@@ -28,7 +28,8 @@ def model_block(name: str, path, **extra: str) -> str:
 @pytest.fixture(scope="module")
 def live(tiny_pipelines, tmp_path_factory):
     config = f'api_keys = ["{API_KEY}"]\n' + model_block("tiny-sd", tiny_pipelines["sd"]) + model_block(
-        "tiny-flux", tiny_pipelines["flux"], native_size='"256x256"')
+        "tiny-flux", tiny_pipelines["flux"], native_size='"256x256"') + model_block(
+        "tiny-sd-opaque", tiny_pipelines["sd"], transparent_background="false")
     server = start_server(tmp_path_factory.mktemp("diffusers"), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
     yield server
     alive = server.process.poll() is None
@@ -122,7 +123,8 @@ def test_extensions_are_honoured(client):
     ("tiny-flux", {"size": "264x256"}, "size", "invalid_value"),  # a multiple of 8 but FLUX needs 16
     ("tiny-sd", {"size": "4096x4096"}, "size", "invalid_value"),  # over the pixel cap
     ("tiny-sd", {"size": "0x0"}, "size", "invalid_value"),
-    ("tiny-sd", {"background": "transparent"}, "background", "invalid_value"),
+    ("tiny-sd-opaque", {"background": "transparent"}, "background", "invalid_value"),  # switched off
+    ("tiny-sd", {"background": "transparent", "output_format": "jpeg"}, "background", "invalid_value"),
     ("tiny-sd", {"steps": 0}, "steps", "integer_below_min_value"),
     ("tiny-sd", {"steps": 201}, "steps", "integer_above_max_value"),
     ("tiny-sd", {"steps": "4"}, "steps", "invalid_type"),
@@ -231,6 +233,35 @@ def test_streaming_partials_come_from_the_pipeline(client):
     assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
     plain, _ = generate(client, model="tiny-sd", size="256x256", steps=6, seed=4)
     assert np.array_equal(frames[2], pixels(plain.data[0].b64_json))  # partials leave the result alone
+
+
+@pytest.mark.parametrize("model, output_format", [("tiny-sd", "png"), ("tiny-flux", "webp")])
+def test_transparent_background_is_a_cut_out_from_a_steered_picture(client, model, output_format):
+    """The pipeline is asked for a flat key-colour backdrop (the prompt changes, so does the picture) and
+    the service mattes it: RGBA out. How good the matte is, is tests/test_transparency.py's and
+    tests/postprocess/test_matting.py's business; random weights draw no flat backdrop."""
+    cut, _ = generate(client, model=model, size="256x256", quality="low", seed=9, background="transparent",
+                      output_format=output_format)
+    plain, _ = generate(client, model=model, size="256x256", quality="low", seed=9, output_format=output_format)
+    image = decode_b64(cut.data[0].b64_json)
+    assert (image.format, image.mode, image.size) == (output_format.upper(), "RGBA", (256, 256))
+    assert cut.background == "transparent" and plain.background == "opaque"
+    assert decode_b64(plain.data[0].b64_json).mode == "RGB"
+    assert not np.array_equal(np.asarray(image)[..., :3], pixels(plain.data[0].b64_json))
+
+
+def test_transparent_stream_partials_are_rgba(client):
+    events = list(client.images.generate(model="tiny-sd", prompt=PROMPT, size="256x256", stream=True,
+                                         partial_images=1, background="transparent",
+                                         extra_body={"steps": 4, "seed": 4}))
+    assert [e.type for e in events] == ["image_generation.partial_image", "image_generation.completed"]
+    assert all(decode_b64(e.b64_json).mode == "RGBA" for e in events)
+
+
+def test_transparent_edits_are_refused_on_diffusers(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        edit(client, model="tiny-sd", image=("in.png", png_bytes(source_pixels())), background="transparent")
+    assert info.value.param == "background" and "generations only" in info.value.message
 
 
 def test_streaming_edit_on_flux(client):

@@ -18,6 +18,7 @@ gradients below 0.15 here, while a stylised drawing of breasts reaches 0.9 (test
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -64,11 +65,16 @@ class NudityDetector:
 
 
 def _open_session():
+    # onnxruntime (1.32 on Linux too) carries Microsoft's 1DS telemetry and writes a session id file
+    # (`.ses`) to TMPDIR at import. A self-hosted server must not phone home or leave files: switch
+    # it off before the import (the variable is read when the library loads), and again through the API.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import nudenet
         import onnxruntime
     except ImportError as exc:  # core dependencies; only a broken install lands here
         raise RuntimeError("image moderation needs nudenet and onnxruntime: pip install darkroom") from exc
+    onnxruntime.disable_telemetry_events()
     model = Path(nudenet.__file__).with_name("320n.onnx")
     options = onnxruntime.SessionOptions()
     # One thread per call: the service runs several checks at once in its pool, and onnxruntime's
