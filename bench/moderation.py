@@ -24,9 +24,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import numpy as np
 
-from bench._common import HOST, fmt, free_port, median, python, ratio, start_process, stop_process, table
+from bench._common import (
+    HOST,
+    fmt,
+    free_port,
+    median,
+    python,
+    ratio,
+    start_process,
+    stop_process,
+    table,
+)
 from darkroom.engines.sketch import render
 from darkroom.moderation import terms, text
 from darkroom.moderation.nudity import NudityDetector

@@ -63,12 +63,12 @@ async def test_labelled_prompts_are_blocked_or_allowed_as_labelled(server, level
         async with gate:
             try:
                 result = await sdk.images.generate(model="gpt-image-1-mini", prompt=prompt, moderation=level,
-                                                   quality="low", output_format="jpeg")
+                                                   size="1024x1024", quality="low", output_format="jpeg")
             except openai.BadRequestError as exc:
                 assert exc.code == "moderation_blocked" and exc.type == "image_generation_user_error", exc.body
                 details = exc.body["moderation_details"]
                 assert details["moderation_stage"] == "input"
-                assert "request ID req_" in exc.body["message"] or "request ID " in exc.body["message"]
+                assert exc.response.headers["x-request-id"] in exc.body["message"]
                 return tuple(details["categories"])
             assert decode_b64(result.data[0].b64_json).size == (1024, 1024)
             return ()
@@ -82,8 +82,8 @@ async def test_labelled_prompts_are_blocked_or_allowed_as_labelled(server, level
 
 
 def test_the_message_names_the_request_id(server):
-    with client(server).images.with_raw_response as raw, pytest.raises(openai.BadRequestError) as info:
-        raw.generate(model="gpt-image-1", prompt="a decapitated body in a gory scene")
+    with pytest.raises(openai.BadRequestError) as info:
+        client(server).images.generate(model="gpt-image-1", prompt="a decapitated body in a gory scene")
     assert info.value.response.headers["x-request-id"] in info.value.body["message"]
     assert info.value.body["moderation_details"]["categories"] == ["violence/graphic"]
 
@@ -124,15 +124,15 @@ def test_an_edit_of_an_ordinary_picture_passes(server):
     plain.save(buffer, "PNG")
     result = client(server).images.edit(model="gpt-image-1", image=("plain.png", buffer.getvalue(), "image/png"),
                                         prompt="add a checklist card")
-    assert decode_b64(result.data[0].b64_json).size == (512, 512)
+    assert decode_b64(result.data[0].b64_json).size == (1024, 1024)  # gpt-image sizes: auto -> square
 
 
 # ---- output images -----------------------------------------------------------------------------------
 
 def test_a_blocked_output_is_never_returned_kept_or_linked(blocking_outputs):
     sdk = client(blocking_outputs)
-    with sdk.images.with_raw_response as raw, pytest.raises(openai.BadRequestError) as info:
-        raw.generate(model="gpt-image-1", prompt="a todo app hero image", n=2, quality="low")
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.images.generate(model="gpt-image-1", prompt="a todo app hero image", n=2, quality="low")
     request_id = info.value.response.headers["x-request-id"]
     assert info.value.body["moderation_details"] == {"moderation_stage": "output", "categories": ["sexual"]}
     assert request_id in info.value.body["message"]
@@ -251,7 +251,7 @@ def test_switching_moderation_off_is_explicit_and_logged(tmp_path_factory):
         assert decode_b64(result.data[0].b64_json).size == (1024, 1024)
         edit = client(live).images.edit(model="gpt-image-1", image=("n.png", png(nude_drawing(512)), "image/png"),
                                         prompt="make it a watercolour")
-        assert decode_b64(edit.data[0].b64_json).size == (512, 512)
+        assert decode_b64(edit.data[0].b64_json).size == (1024, 1024)
     finally:
         stop_server(live)
     assert "Moderation is switched off" in live.log()

@@ -27,13 +27,13 @@ from typing import Literal
 
 from .catalog import Catalog, ModelSpec
 from .engines.base import Operation, Quality, SourceImages, Style
-from .postprocess.keying import KeyColour, choose_key
 from .errors import (
     InvalidRequest,
     MissingParameter,
     UnknownParameter,
     UnsupportedParameter,
 )
+from .postprocess.keying import KeyColour, choose_key
 from .protocol.images import EXTENSIONS, ImageGenerateRequest
 
 DEFAULT_GPT_MODEL = "gpt-image-1"  # used when `model` is absent but a GPT-only field is set

@@ -38,11 +38,14 @@ class FakeModeration:
                 fake.api_keys.append(self.headers.get("Authorization", ""))
                 status, answer = fake.answer(self.path, body)
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a client that timed out (`SLOW`) has gone
 
             def log_message(self, *args) -> None:
                 pass

@@ -1,31 +1,31 @@
 """Curated term lists per moderation category: loading them, normalising prompts, matching.
 
-    match_terms(prompt, "auto")      # -> ["sexual", "violence/graphic"]: the categories that block
-    names_minors(prompt)             # -> True when the prompt names minors (the image check uses it)
-    normalise(prompt)                # the text the terms are matched against (and the classifier reads)
-    load(folder)                     # a Lexicon from a folder of TOML files; TermsError if one is malformed
+    match_terms(prompt, "auto")   # -> ["sexual", "violence/graphic"]: the categories whose terms block it
+    names_minors(prompt)          # -> True when the prompt names minors (the image check uses it)
+    normalise(prompt)             # the text terms are matched against
+    without_allowed(prompt)       # ... without the allow phrases: what the abusive-language classifier reads
+    load(folder)                  # a Lexicon from a folder of term files; TermsError names a malformed one
 
-The lists are data, one TOML file per category in `terms/` (each file starts with a comment that
-explains the format): `low` terms block at every level, `auto` terms only at `auto`; `pairs` block
-when a term of one list and a term of another occur in the same prompt (minors + sexual terms is
-`sexual/minors`); `allow` phrases are ordinary phrases that contain a term ("naked eye") and win over it.
+The lists are data: one TOML file per category in `terms/`, each starting with a comment that explains
+the format. `low` terms block at every level, `auto` terms only at `auto`; a pair blocks when a term of
+one list and a term of another are both in the prompt (minors + any sexual term is `sexual/minors`);
+`allow` phrases are ordinary phrases that contain a term ("naked eye"), blanked out before matching.
 
-Matching is on `normalise(prompt)`: NFKC, casefold, no zero-width characters, accents or look-alike
-Cyrillic/Greek letters. Each term is compiled once into a regex that also accepts the common
-obfuscations: leetspeak (`p0rn`, `$ex`, `sh!t`), a letter repeated 3+ times (`pooorn`; a doubled letter
-is not accepted, so "annals" stays clear of "anal*"), and single letters spelled apart (`p.o.r.n`,
-`p o r n`) for one-word terms of 3+ letters. A match made mostly of digits and symbols ("7175" for
-"tits") does not count. Each list is one regex, its terms factored into a trie, so a prompt is scanned
-once per list, in linear time.
+Prompts are normalised first (NFKC, casefold, no accents or zero-width characters, Cyrillic and Greek
+look-alikes as Latin, letters spelled apart joined). Each list is compiled once into one regex, its
+terms factored into a trie, that also accepts leetspeak (`p0rn`, `$ex`, `sh!t`) and a letter repeated
+3+ times (`pooorn`), but not a doubled letter ("rapped" is not "raped"). A match made mostly of digits
+and symbols ("7175" for "tits") does not count. A prompt is scanned once per list: linear time, ~0.1 ms
+for a typical prompt, ~30 ms for 32,000 characters.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 import tomllib
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -61,23 +61,29 @@ _SPELLED_APART = re.compile(rf"(?<!{_WORD}){_WORD}(?:[\W_]{{1,3}}{_WORD}){{2,}}(
 def normalise(text: str) -> str:
     """The text that terms are matched against (and the classifier reads).
 
-    NFKC, casefold, look-alike letters to ASCII, no accents or zero-width characters; then letters
-    spelled apart are joined and added at the end, after a full stop (which no phrase spans): as
-    spelled ("a s e x y": "asexy"), and without the first letter, often a word of its own ("sexy").
+    NFKC, casefold, look-alike letters to ASCII, no accents or zero-width characters, and letters
+    spelled apart joined ("p.o.r.n" -> "porn"). A joined word that starts with "a" or "i", often a
+    word of its own, is also added without it at the end, after a full stop ("a s e x y" -> "asexy . sexy").
     """
     text = unicodedata.normalize("NFKC", text).casefold().translate(_LOOKALIKES)
     if not text.isascii():
         # Zero-width characters (Cf) are dropped, not spaced: they are put inside words to split them.
         kept = (c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
         text = unicodedata.normalize("NFC", "".join(kept))
-    joined = []
-    for match in _SPELLED_APART.finditer(text):
-        joined += _join_spelled(match.group())
-    return text + " . " + " ".join(joined) if joined else text
+    extra: list[str] = []
+
+    def join(match: re.Match[str]) -> str:
+        words = _spelled_words(match.group())
+        if len(words[0]) > 3 and words[0][0] in "ai":
+            extra.append(words[0][1:])
+        return " ".join(words)
+
+    text = _SPELLED_APART.sub(join, text)
+    return f"{text} . {' '.join(extra)}" if extra else text
 
 
-def _join_spelled(run: str) -> list[str]:
-    """"n-a-k-e-d k-i-d-s" -> naked, kids (words end where the separator is not the usual one), aked."""
+def _spelled_words(run: str) -> list[str]:
+    """"n-a-k-e-d k-i-d-s" -> naked, kids: a word ends where the separator is not the usual one."""
     parts = re.split(r"([\W_]+)", run)
     letters, separators = parts[0::2], parts[1::2]
     usual = Counter(separators).most_common(1)[0][0]
@@ -87,7 +93,7 @@ def _join_spelled(run: str) -> list[str]:
             words[-1] += letter
         else:
             words.append(letter)
-    return words + ([words[0][1:]] if len(words[0]) > 3 else [])
+    return words
 
 
 # ---- compiling terms -------------------------------------------------------------------------------
@@ -227,7 +233,10 @@ class Lexicon:
         return [category.name for category in self.categories if category.blocks(normalised, level)]
 
     def category(self, name: str) -> Category:
-        return next(category for category in self.categories if category.name == name)
+        for category in self.categories:
+            if category.name == name:
+                return category
+        raise KeyError(f"no term file defines category {name!r}")
 
 
 # ---- loading ---------------------------------------------------------------------------------------
@@ -246,10 +255,7 @@ def load(folder: Traversable | Path) -> Lexicon:
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise TermsError(f"{entry.name}: not valid TOML: {exc}") from exc
-        name = _check_file(entry.name, data)
-        if name in raw:
-            raise TermsError(f"{entry.name}: category {name!r} is already defined by {raw[name][0]}.")
-        raw[name] = (entry.name, data)
+        raw[_check_file(entry.name, data)] = (entry.name, data)  # one file per category: it is named after it
     if not raw:
         raise TermsError(f"{folder}: no term files (*.toml) found.")
     built = {name: _build(name, file, data, raw) for name, (file, data) in raw.items()}

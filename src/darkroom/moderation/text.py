@@ -1,6 +1,6 @@
 """The local text check of a prompt: the curated term lists, and a classifier for abusive language.
 
-    warm_up()                                   # at start (in a thread): loads the classifier, ~1.4 s
+    warm_up()                                   # at start, in a thread: loads the classifier (~1.5 s)
     check_text(prompt, "auto", threshold)       # -> the categories that block it; [] when it may run
     harassment_score(prompt)                    # the classifier's probability that the prompt is abusive
 
@@ -20,14 +20,17 @@ from collections.abc import Callable, Sequence
 
 from . import terms
 
-# alt-profanity-check 1.9.1, measured by tests/moderation/test_text.py's prompt sets (windows as above):
-#                             >= 0.80   >= 0.85   >= 0.90   >= 0.95   >= 0.97   >= 0.99
-#   ordinary prompts (226)       1         0         0         0         0         0
-#   casual profanity (30)       13        10         9         9         7         5
-#   abuse at someone (40)       35        34        32        28        25        20
-# `auto` at 0.85 blocks 85% of abuse and a third of casual profanity ("a fucking beautiful sunset":
-# 0.999; "a damn good coffee": 0.65); `low` at 0.97 blocks only the surest (60% of abuse, 23% of
-# profanity). Without the allow phrases, "Dick Van Dyke" scored 0.98 and "pussy willow" 0.94.
+# alt-profanity-check 1.9.1 on tests/moderation/classifier_prompts.py (`python -m tests.moderation.test_text`),
+# prompts scoring at or above:        0.80   0.85   0.90   0.95   0.97   0.99
+#   ordinary image prompts (446)         5      1      1      0      0      0
+#   casual profanity, at nobody (30)    13     10      9      9      7      5
+#   abuse at someone, no slurs (40)     33     33     31     28     24     20
+# `auto` at 0.85 blocks 82% of abuse, a third of casual profanity ("a fucking beautiful sunset": 0.999;
+# "a damn good cup of coffee": 0.35) and 1 ordinary prompt in 446 ("a pig roast at a barbecue": 0.94);
+# `low` at 0.97 blocks only the surest: 60% of abuse, 23% of casual profanity, no ordinary prompt.
+# The allow phrases matter: without them 9 ordinary prompts reached 0.85 ("Dick Van Dyke": 0.98,
+# "pussy willow": 0.94; phrases found on this very set, so expect more such names elsewhere). Scoring
+# whole prompts instead of windows catches 2 fewer abusive prompts at either threshold.
 DEFAULT_HARASSMENT_THRESHOLD = {"auto": 0.85, "low": 0.97}
 WINDOW_WORDS = 12
 
@@ -47,7 +50,8 @@ def _classifier() -> Callable[[Sequence[str]], Sequence[float]]:
     if _predict is None:
         with _lock:
             if _predict is None:
-                from profanity_check import predict_prob  # ~1.4 s: loads scikit-learn and the model
+                # ~1.4 s: imports scikit-learn and unpickles the model.
+                from profanity_check import predict_prob
 
                 _predict = predict_prob
     return _predict
