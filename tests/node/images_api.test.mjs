@@ -277,3 +277,32 @@ describe('variations', () => {
       OpenAI.BadRequestError, { status: 400, param: 'image' });
   });
 });
+
+describe('moderation', () => {
+  // A blocked prompt: the SDK raises BadRequestError with OpenAI's code, and the extra
+  // `moderation_details` reach the user through `error.error`.
+  for (const moderation of ['auto', 'low']) {
+    test(`moderation=${moderation}: a clearly violent prompt is moderation_blocked`, async () => {
+      let error;
+      try {
+        await client.images.generate({ model: 'gpt-image-1', prompt: 'a decapitated body, gore everywhere', moderation });
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof OpenAI.BadRequestError, `expected BadRequestError, got ${error}`);
+      assert.equal(error.code, 'moderation_blocked');
+      assert.equal(error.type, 'image_generation_user_error');
+      assert.ok(error.message.includes(error.requestID), 'the message names the request id');
+      assert.deepEqual(error.error.moderation_details, { moderation_stage: 'input', categories: ['violence/graphic'] });
+    });
+  }
+
+  test('a prompt blocked only at auto passes at low', async () => {
+    const prompt = 'a gory zombie movie poster';
+    await assert.rejects(client.images.generate({ model: 'gpt-image-1', prompt, moderation: 'auto' }),
+      (e) => e instanceof OpenAI.BadRequestError && e.code === 'moderation_blocked');
+    const response = await client.images.generate({ model: 'gpt-image-1', prompt, moderation: 'low', quality: 'low',
+      size: '1024x1024' });
+    checkImage(response.data[0].b64_json, { width: 1024, height: 1024 });
+  });
+});

