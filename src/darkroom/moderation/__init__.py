@@ -33,7 +33,7 @@ from PIL import Image
 
 from ..errors import ServiceUnavailable
 from . import terms, text
-from .nudity import NudityDetector
+from .nudity import NudityDetector, over_grey
 from .remote import RemoteModeration, RemoteUnavailable, Scores
 
 if TYPE_CHECKING:
@@ -149,19 +149,13 @@ class Moderator:
 
 def ordered(found: Sequence[Sequence[str]]) -> list[str]:
     """The union of the checks' categories, in a stable order (OpenAI's, then any others by name)."""
-    union = {category for categories in found for category in categories}
-    known = [c for c in CATEGORIES if c in union]
-    return known + sorted(union - set(known))
+    return terms.in_order({category for categories in found for category in categories})
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
-    image = Image.fromarray(pixels[..., :3] if pixels.shape[2] == 4 else pixels)
+    image = Image.fromarray(over_grey(pixels))
     image.thumbnail((REMOTE_IMAGE_SIDE, REMOTE_IMAGE_SIDE))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
-
-CATEGORIES = ("sexual", "sexual/minors", "violence", "violence/graphic", "self-harm", "self-harm/intent",
-              "self-harm/instructions", "hate", "hate/threatening", "harassment", "harassment/threatening",
-              "illicit", "illicit/violent")

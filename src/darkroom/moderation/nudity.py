@@ -88,9 +88,7 @@ def _open_session():
 def _input(pixels: np.ndarray) -> np.ndarray:
     """The detector's input: the image padded to a square at its top left (as nudenet does), 320x320,
     RGB in [0, 1], channels first. Transparent images are seen over mid grey."""
-    if pixels.shape[2] == 4:
-        alpha = pixels[..., 3:4].astype(np.float32) / 255
-        pixels = (pixels[..., :3] * alpha + 128 * (1 - alpha)).astype(np.uint8)
+    pixels = over_grey(pixels)
     height, width = pixels.shape[:2]
     side = max(height, width)
     square = np.zeros((side, side, 3), np.uint8)
@@ -100,3 +98,11 @@ def _input(pixels: np.ndarray) -> np.ndarray:
         small = small.reduce(side // INPUT_SIDE)
     small = small.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR)
     return (np.asarray(small, np.float32) * np.float32(1 / 255)).transpose(2, 0, 1)[None]
+
+
+def over_grey(pixels: np.ndarray) -> np.ndarray:
+    """RGB as a viewer shows the image: RGBA composited over mid grey (what is transparent is not seen)."""
+    if pixels.shape[2] != 4:
+        return pixels
+    alpha = pixels[..., 3:4].astype(np.float32) / 255
+    return (pixels[..., :3] * alpha + 128 * (1 - alpha)).astype(np.uint8)
