@@ -85,3 +85,40 @@ def test_failed_load_is_reported_and_stops_the_server(tmp_path):
         response = client.post("/v1/images/generations", json={"model": "slow", "prompt": "x"})
         assert response.status_code == 503 and response.json()["error"]["code"] == "model_unavailable"
     assert stopped and "Model 'slow' failed to load" in stopped[0] and "unet.safetensors" in stopped[0]
+
+
+class KeyedGatedEngine(GatedEngine):
+    """A slow engine without alpha that draws on a key colour: its transparent images need matting."""
+
+    capabilities = Capabilities(native_alpha=False, keyed_alpha=True, max_pixels=1 << 24)
+
+
+def test_a_model_that_cuts_out_is_ready_only_once_matting_is_compiled(tmp_path, monkeypatch):
+    """pymatting compiles on its first import (~45 s on a fresh install): the loader runs that beside the
+    engine's load, and the model stays `loading` until both are done, so no request pays for it."""
+    compiled = threading.Event()
+    calls = []
+
+    def slow_warm_up() -> None:
+        calls.append(threading.current_thread().name)
+        assert compiled.wait(30)
+
+    monkeypatch.setattr("darkroom.loading.warm_up_matting", slow_warm_up)
+    engine = KeyedGatedEngine()
+    with TestClient(app_with(engine, tmp_path)) as client:
+        engine.gate.set()  # the weights are loaded...
+        time.sleep(0.3)
+        body = wait_for(client, 503)  # ...but matting is still compiling
+        assert body["models"]["slow"]["state"] == "loading" and len(calls) == 1
+        compiled.set()
+        assert wait_for(client, 200)["models"]["slow"]["state"] == "ready"
+
+
+def test_engines_with_alpha_or_without_transparency_do_not_wait_for_matting(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("darkroom.loading.warm_up_matting", lambda: calls.append(1))
+    engine = GatedEngine()  # no alpha and no key colour: transparency is refused, nothing to compile
+    with TestClient(app_with(engine, tmp_path)) as client:
+        engine.gate.set()
+        wait_for(client, 200)
+    assert calls == []

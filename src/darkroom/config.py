@@ -103,8 +103,8 @@ class ModerationThresholds(BaseModel):
 
 # auto blocks at lower scores than low. Figures behind the numbers: README, section Moderation.
 DEFAULT_MODERATION = {
-    "auto": ModerationThresholds(harassment=0.85, nudity=0.5, openai=None),
-    "low": ModerationThresholds(harassment=0.97, nudity=0.7, openai=0.8),
+    "auto": ModerationThresholds(harassment=0.85, nudity=0.6, openai=None),
+    "low": ModerationThresholds(harassment=0.97, nudity=0.8, openai=0.8),
 }
 
 

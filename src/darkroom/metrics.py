@@ -16,6 +16,7 @@ Two sources feed them:
     darkroom_queue_wait_seconds{model}                        histogram  succeeded requests only:
     darkroom_engine_seconds{model}                            histogram    the service's timings
     darkroom_encode_seconds{model}                            histogram
+    darkroom_moderation_seconds{model}                        histogram
     darkroom_images_generated_total{model,engine}             counter
     darkroom_inflight_requests                                gauge      image requests being served
     darkroom_queue_depth{worker,engine}                       gauge      jobs waiting (not running)
@@ -76,6 +77,8 @@ class Metrics:
         self.engine_seconds = self._seconds("darkroom_engine_seconds", "Time a request's job spent in the engine.")
         self.encode_seconds = self._seconds("darkroom_encode_seconds", "Time spent encoding (and storing) a "
                                             "request's images.")
+        self.moderation_seconds = self._seconds("darkroom_moderation_seconds", "Time spent moderating a request's "
+                                                "prompt and images.")
         self.images = Counter("darkroom_images_generated", "Images generated.", ("model", "engine"),
                               registry=self.registry)
         self.inflight = Gauge("darkroom_inflight_requests", "Image requests being served now.",
@@ -95,7 +98,7 @@ class Metrics:
         self.requests.labels(model, engine, summary.get("operation", operation), str(record.status)).inc()
         self.request_seconds.labels(model).observe(record.seconds)
         for key, histogram in (("queue_ms", self.queue_seconds), ("engine_ms", self.engine_seconds),
-                               ("encode_ms", self.encode_seconds)):
+                               ("encode_ms", self.encode_seconds), ("moderation_ms", self.moderation_seconds)):
             if key in summary:
                 histogram.labels(model).observe(summary[key] / 1000)
         if summary.get("images"):

@@ -80,7 +80,9 @@ class Outcome:
     plan: GenerationPlan
     queue_seconds: float
     engine_seconds: float
-    encode_seconds: float
+    encode_seconds: float  # from the engine's end to the response: cut-out, moderation, encoding, storing
+    moderation_seconds: float  # the prompt's and input images' checks, plus the output checks (which
+    # run while the images are encoded, so part of this is also in encode_seconds)
     info: dict[str, str | int | float]  # what the engine reports about the run (steps, scheduler...)
 
 
@@ -204,7 +206,9 @@ class ImageService:
         plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()
         ctx.summary.update(_describe(plan))
         # 2. Moderation of the prompt and any input images, then the images are charged to the key's limits.
+        moderating = time.monotonic()
         await self._moderate_input(plan, ctx)
+        moderation_s = time.monotonic() - moderating
         if ctx.charge is not None:
             await ctx.charge(plan.n)
         # 3. The engine, through its worker's queue (batched with other requests where it can be).
@@ -223,11 +227,13 @@ class ImageService:
         del generation
         encoding = asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._encode, plan, image)
                                     for image in images))
+        moderating = time.monotonic()
         try:
             await self._moderate_output(plan, images, ctx)
         except BaseException:
             await asyncio.gather(encoding, return_exceptions=True)  # let the pool finish before dropping them
             raise
+        moderation_s += time.monotonic() - moderating
         del images  # the pixels: free them before the JSON body is built
         blobs = await encoding
         data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._deliver, plan, i, blob, ctx)
@@ -237,15 +243,16 @@ class ImageService:
         started = ticket.started or ticket.enqueued
         queue_s, engine_s = started - ticket.enqueued, engine_done - started
         log.info("%s %s model=%s size=%s n=%d format=%s seed=%d user=%r queue_ms=%.1f engine_ms=%.1f "
-                 "encode_ms=%.1f", ctx.request_id, _DONE[plan.operation], plan.spec.name, plan.size, plan.n,
-                 plan.output_format, plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000, encode_s * 1000)
+                 "encode_ms=%.1f moderation_ms=%.1f", ctx.request_id, _DONE[plan.operation], plan.spec.name,
+                 plan.size, plan.n, plan.output_format, plan.seeds[0], plan.user, queue_s * 1000, engine_s * 1000,
+                 encode_s * 1000, moderation_s * 1000)
         response = self._response(plan, list(data))
         ctx.summary.update(images=len(data), queue_ms=round(queue_s * 1000, 2), engine_ms=round(engine_s * 1000, 2),
-                           encode_ms=round(encode_s * 1000, 2))
+                           encode_ms=round(encode_s * 1000, 2), moderation_ms=round(moderation_s * 1000, 2))
         if response.usage is not None:
             ctx.summary.update(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
                                total_tokens=response.usage.total_tokens)
-        return Outcome(response, plan, queue_s, engine_s, encode_s, info)
+        return Outcome(response, plan, queue_s, engine_s, encode_s, moderation_s, info)
 
     async def _result(self, ticket: Ticket, plan: GenerationPlan) -> Generation:
         try:

@@ -86,6 +86,7 @@ async def _respond(request: Request, work: Awaitable[Outcome]) -> Response:
         "x-darkroom-queue-ms": f"{outcome.queue_seconds * 1000:.2f}",
         "x-darkroom-engine-ms": f"{outcome.engine_seconds * 1000:.2f}",
         "x-darkroom-encode-ms": f"{outcome.encode_seconds * 1000:.2f}",
+        "x-darkroom-moderation-ms": f"{outcome.moderation_seconds * 1000:.2f}",
     }
     headers.update({f"x-darkroom-{key.replace('_', '-')}": str(value) for key, value in outcome.info.items()})
     return Response(outcome.response.to_json(), media_type="application/json", headers=headers)

@@ -40,7 +40,7 @@ log = logging.getLogger("darkroom.access")  # the JSON lines only
 errors = logging.getLogger("darkroom.api")
 CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before the response started
 SUMMARY_FIELDS = ("model", "engine", "operation", "n", "size", "quality", "output_format", "stream", "images",
-                  "queue_ms", "engine_ms", "encode_ms")
+                  "queue_ms", "engine_ms", "encode_ms", "moderation_ms", "moderation")
 
 
 class RequestContextMiddleware:

@@ -12,12 +12,15 @@ best box.
 
 Only exposed genitalia, anus, buttocks and female breasts count. The detector knows nothing of age;
 the policy (`moderation/__init__.py`) blocks nudity in any image whose prompt names minors.
-Scores on synthetic pictures: the sketch engine's outputs stay below 0.08 and flat or noisy
-gradients below 0.15 here, while a stylised drawing of breasts reaches 0.9 (tests/moderation).
+Scores on synthetic pictures: the sketch engine's outputs mostly stay below 0.2 but reach 0.42 in a
+few hundred samples at 256-512 px (a sailboat's hull, a portrait in peach tones), flat or noisy
+gradients stay below 0.15, and a stylised drawing of breasts reaches 0.9 (tests/moderation). The
+default thresholds (auto 0.6, low 0.8) leave that margin.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -69,13 +72,17 @@ def _open_session():
     # (`.ses`) to TMPDIR at import. A self-hosted server must not phone home or leave files: switch
     # it off before the import (the variable is read when the library loads), and again through the API.
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    # Only nudenet's model file is used: finding it without importing the package spares the process
+    # OpenCV, which `import nudenet` loads (~45 MB resident).
+    package = importlib.util.find_spec("nudenet")
     try:
-        import nudenet
         import onnxruntime
-    except ImportError as exc:  # core dependencies; only a broken install lands here
-        raise RuntimeError("image moderation needs nudenet and onnxruntime: pip install darkroom") from exc
+    except ImportError:
+        package = None
+    if package is None or not package.submodule_search_locations:  # core dependencies: a broken install
+        raise RuntimeError("image moderation needs nudenet and onnxruntime: pip install darkroom")
     onnxruntime.disable_telemetry_events()
-    model = Path(nudenet.__file__).with_name("320n.onnx")
+    model = Path(package.submodule_search_locations[0]) / "320n.onnx"
     options = onnxruntime.SessionOptions()
     # Few threads per call: the service runs several checks at once in its pool (and the engine and the
     # encoders run too), so a big thread team per call would fight them for the same cores. On a large
