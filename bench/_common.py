@@ -184,3 +184,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+def package_versions(*names: str) -> str:
+    """"name version, ..." for each distribution, "name -" for those not installed."""
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} -")
+    return ", ".join(found)

@@ -12,7 +12,6 @@ See bench/README.md, section `encoding`.
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import io
 import time
 from collections.abc import Callable
@@ -20,7 +19,14 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from bench._common import fmt, machine_description, median, ratio, table
+from bench._common import (
+    fmt,
+    machine_description,
+    median,
+    package_versions,
+    ratio,
+    table,
+)
 from darkroom.engines.sketch import render
 from darkroom.postprocess import encode as darkroom_encode
 from darkroom.postprocess.png import average_filtered
@@ -188,21 +194,11 @@ def block_table(results: list[dict]) -> str:
     return table(header, rows)
 
 
-def versions() -> str:
-    found = []
-    for name in ("isal", "zlib-ng", "deflate", "pybase64", "fpng", "imagecodecs", "pyvips", "pyvips-binary",
-                 "simplejpeg"):
-        try:
-            found.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{name} -")
-    return "encoders: " + ", ".join(found)
-
-
 def run(quick: bool) -> str:
     rounds = 3 if quick else 9
     blocks, skipped = candidates()
-    out = [machine_description(), versions(),
+    out = [machine_description(), "encoders: " + package_versions(
+        "isal", "zlib-ng", "deflate", "pybase64", "fpng", "imagecodecs", "pyvips", "pyvips-binary", "simplejpeg"),
            f"rounds: {rounds} per block (rotated order), medians; speed vs base = baseline total / candidate total; "
            "baseline b64 = base64.b64encode, darkroom b64 = encode.b64 (pybase64)"]
     if skipped:

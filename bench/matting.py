@@ -20,13 +20,13 @@ In quick mode the baseline runs at 512 only (it takes ~4 s at 1024). See bench/R
 
 from __future__ import annotations
 
-import importlib.metadata
+import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from bench._common import fmt, median, ratio, table
+from bench._common import REPO_ROOT, fmt, median, package_versions, ratio, table
 from darkroom.postprocess import keying, matting
 from darkroom.postprocess.encode import encode
 
@@ -34,34 +34,13 @@ KEY = keying.KEYS["green"]
 Steps = Callable[[np.ndarray], tuple[np.ndarray, dict[str, float]]]
 
 
-def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
-    radius = int(3 * sigma) + 1
-    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma ** 2))
-    taps /= taps.sum()
-    for axis in (0, 1):
-        padded = np.pad(image, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
-        image = sum(t * padded.take(range(i, i + image.shape[axis]), axis=axis) for i, t in enumerate(taps))
-    return image
-
-
 def subject_on_key(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb uint8, true alpha): the figure (about 35% of the frame) on a realistic green backdrop."""
-    rng = np.random.default_rng(seed)
-    y, x = (np.mgrid[0:2 * size, 0:2 * size] + 0.5) / (2 * size)
-    body = ((x - 0.5) / 0.28) ** 2 + ((y - 0.56) / 0.32) ** 2 < 1
-    head = (x - 0.5) ** 2 + (y - 0.21) ** 2 < 0.12 ** 2
-    arms = (np.abs(y - 0.5) < 0.04) & (x > 0.12) & (x < 0.88)
-    hole = (x - 0.5) ** 2 + (y - 0.62) ** 2 < 0.06 ** 2
-    antenna = (np.abs(x - 0.5 - (y - 0.03) * 0.3) < 0.008) & (y > 0.03) & (y < 0.12)
-    shape = (((body | head | arms) & ~hole) | antenna).astype(float)
-    alpha = np.clip(blurred(shape.reshape(size, 2, size, 2).mean((1, 3)), 1.5 * size / 512), 0, 1)
-    y, x = (np.mgrid[0:size, 0:size] + 0.5) / size
-    subject = np.stack([200 + 40 * np.sin(x * 40), 105 + 30 * np.sin(y * 31 + x * 9),
-                        30 + 20 * np.cos(x * 23 - y * 17)], -1)
-    subject = np.where((np.sin((x + y) * 60) > 0.7)[..., None], [70.0, 45.0, 25.0], subject)
-    backdrop = np.clip((np.array(KEY.rgb) + [8.0, -10.0, 6.0]) * (0.92 + 0.12 * x + 0.04 * y)[..., None], 0, 255)
-    mixed = alpha[..., None] * subject + (1 - alpha[..., None]) * backdrop + rng.normal(0, 3.5, (size, size, 3))
-    return np.clip(mixed.round(), 0, 255).astype(np.uint8), alpha
+    """(rgb uint8, true alpha): the tests' figure (about 35% of the frame) on a realistic green backdrop."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.postprocess.composites import composite
+
+    rgb, alpha, _, _ = composite(size, KEY, seed)
+    return rgb, alpha
 
 
 def darkroom_steps(rgb: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
@@ -145,19 +124,9 @@ def block_table(results: list[dict], png_ms: float) -> str:
     return table(header, rows)
 
 
-def versions() -> str:
-    found = []
-    for name in ("pymatting", "numba", "scipy"):
-        try:
-            found.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{name} -")
-    return "matting: " + ", ".join(found)
-
-
 def run(quick: bool) -> str:
     matting.warm_up()  # pymatting's numba code loaded (compiled on a fresh install) before any timing
-    out = [versions(),
+    out = ["matting: " + package_versions("pymatting", "numba", "scipy"),
            ("rounds: rotated order, medians; speed vs base = baseline total / candidate total; x png encode = "
             "candidate total / PNG encode of the same RGBA; MAE of alpha against the truth (edge: 0.02 < a < 0.98)")]
     for size in (512, 1024):

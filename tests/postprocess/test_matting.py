@@ -9,7 +9,7 @@ from darkroom.postprocess import keying, matting
 from darkroom.postprocess.keying import KEYS, KeyColour, choose_key
 from darkroom.postprocess.matting import cutout, preview_cutout
 
-from .test_keying import blur, composite
+from .composites import blur, composite
 
 
 def spill(rgb: np.ndarray, key: KeyColour) -> np.ndarray:

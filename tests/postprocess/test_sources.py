@@ -14,7 +14,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from darkroom.errors import InvalidRequest
-from darkroom.postprocess.sources import decode_data_url, fit, load_image, paste_unmasked, repaint_area, sniff
+from darkroom.postprocess.sources import (
+    decode_data_url,
+    fit,
+    load_image,
+    paste_unmasked,
+    repaint_area,
+    sniff,
+)
 
 LIMIT = 4096 * 4096
 
