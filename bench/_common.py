@@ -195,3 +195,11 @@ def package_versions(*names: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             found.append(f"{name} -")
     return ", ".join(found)
+
+
+def rotated(items: list, round_index: int) -> list:
+    """`items` in this round's order: rotated by the round, reversed every other round, so that no
+    candidate always runs first or last."""
+    shift = round_index % len(items)
+    order = items[shift:] + items[:shift]
+    return order[::-1] if round_index % 2 else order

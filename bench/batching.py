@@ -38,8 +38,19 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from ._common import (HOST, REPO_ROOT, fmt, free_port, median, percentile, python, ratio, start_process,
-                      stop_process, table)
+from ._common import (
+    HOST,
+    REPO_ROOT,
+    fmt,
+    free_port,
+    median,
+    percentile,
+    python,
+    ratio,
+    start_process,
+    stop_process,
+    table,
+)
 from .load import RawConnection, raw_request
 
 PATH = "/v1/images/generations"

@@ -25,6 +25,7 @@ from bench._common import (
     median,
     package_versions,
     ratio,
+    rotated,
     table,
 )
 from darkroom.engines.sketch import render
@@ -164,11 +165,7 @@ def measure(entries: list[tuple[str, Encoder]], pixels: np.ndarray, rounds: int)
                         "b64": darkroom_encode.b64 if "[DARKROOM]" in name else std_b64,
                         "encode": [], "base64": [], "total": []})
     for round_index in range(rounds):
-        shift = round_index % len(results)
-        order = results[shift:] + results[:shift]
-        if round_index % 2:
-            order.reverse()
-        for entry in order:
+        for entry in rotated(results, round_index):
             start = time.perf_counter()
             blob = entry["encoder"](pixels)
             middle = time.perf_counter()

@@ -31,8 +31,19 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from ._common import (HOST, REPO_ROOT, fmt, free_port, median, process_cpu_seconds, python, ratio, start_process,
-                      stop_process, table)
+from ._common import (
+    HOST,
+    REPO_ROOT,
+    fmt,
+    free_port,
+    median,
+    process_cpu_seconds,
+    python,
+    ratio,
+    start_process,
+    stop_process,
+    table,
+)
 
 MODEL = "tiny-sd"
 PROMPT = "a photo of a red lighthouse on a hill at sunset"

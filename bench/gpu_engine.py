@@ -33,7 +33,14 @@ import time
 from pathlib import Path
 
 from ._common import HOST, REPO_ROOT, free_port, python, start_process, stop_process
-from .engine_overhead import Direct, OverHttp, config_text, measure_size, model_toml, size_table
+from .engine_overhead import (
+    Direct,
+    OverHttp,
+    config_text,
+    measure_size,
+    model_toml,
+    size_table,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Published architectures (diffusers / transformers config values of the released checkpoints)
@@ -101,7 +108,12 @@ def _text_config(tokenizer, arch: dict):
 def build_sd15(folder: Path, *, device: str = "cpu", save_dtype: str = "float16") -> Path:
     """Random-weight SD 1.5 (UNet 860M, VAE 84M, CLIP-L text 123M parameters), saved to `folder`."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextModel
 
     torch.manual_seed(0)
@@ -122,7 +134,12 @@ def build_sd15(folder: Path, *, device: str = "cpu", save_dtype: str = "float16"
 def build_sdxl(folder: Path, *, device: str = "cpu", save_dtype: str = "float16") -> Path:
     """Random-weight SDXL base (UNet 2.6B, VAE 84M, CLIP-L 123M + OpenCLIP bigG 695M), saved to `folder`."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(0)

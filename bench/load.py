@@ -34,8 +34,19 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from ._common import (HOST, fmt, free_port, median, percentile, process_cpu_seconds, python, ratio, start_process,
-                      stop_process, table)
+from ._common import (
+    HOST,
+    fmt,
+    free_port,
+    median,
+    percentile,
+    process_cpu_seconds,
+    python,
+    ratio,
+    start_process,
+    stop_process,
+    table,
+)
 
 PROMPTS = (
     "a red fox sitting in fresh snow at dawn, soft light",

@@ -26,7 +26,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench._common import REPO_ROOT, fmt, median, package_versions, ratio, table
+from bench._common import (
+    REPO_ROOT,
+    fmt,
+    median,
+    package_versions,
+    ratio,
+    rotated,
+    table,
+)
 from darkroom.postprocess import keying, matting
 from darkroom.postprocess.encode import encode
 
@@ -89,11 +97,7 @@ def measure(entries: list[tuple[str, Steps]], rgb: np.ndarray, truth: np.ndarray
                         "mae": float(np.abs(estimated - truth).mean()),
                         "edge_mae": float(np.abs(estimated - truth)[edge].mean())})
     for round_index in range(rounds):
-        shift = round_index % len(results)
-        order = results[shift:] + results[:shift]
-        if round_index % 2:
-            order.reverse()
-        for entry in order:
+        for entry in rotated(results, round_index):
             start = time.perf_counter()
             _, parts = entry["steps"](rgb)
             entry["total"].append((time.perf_counter() - start) * 1000)

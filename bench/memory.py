@@ -35,7 +35,17 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from ._common import HOST, REPO_ROOT, fmt, free_port, median, python, start_process, stop_process, table
+from ._common import (
+    HOST,
+    REPO_ROOT,
+    fmt,
+    free_port,
+    median,
+    python,
+    start_process,
+    stop_process,
+    table,
+)
 from .load import DARKROOM_PATH, PROMPTS, Target, drive
 
 MB = 1e6
