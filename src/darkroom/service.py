@@ -1,4 +1,5 @@
-"""Runs one image request end to end: rules -> moderation -> scheduler -> engine -> encode -> response.
+"""Runs one image request end to end: rules -> moderation -> scheduler -> engine -> cut-out -> moderation
+and encoding -> response.
 
 Generations, edits and variations take the same path; they differ only in their rules (`rules.py`,
 `edit_rules.py`: an edit's uploads are decoded there, in the encode pool) and in the job the engine
@@ -7,8 +8,11 @@ request passes a `Progress`, which hears when the request was admitted and each 
 (`streaming.py` turns those into events). Once its rules passed, a request's images are charged to
 its API key's limits (`RequestContext.charge`); with `store_all` every image is also kept for its
 owner (`store/kept.py`). `RequestContext.summary` collects what the ledger, metrics and access log
-record. Nothing here knows about HTTP. The engine work goes through each engine's worker
-(`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
+record. Moderation (`moderation/`) checks the prompt and any uploaded images before any work, and
+every output image, partials included, while it is encoded: nothing blocked is returned, stored or
+kept. A transparent image from an engine without alpha is drawn on a key colour and cut out here
+(`postprocess/matting.py`). Nothing here knows about HTTP. The engine work goes through each engine's
+worker (`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
 calls in threads of its own; encoding and storing run in a pool sized to the cores, so the `n`
 images of a request are encoded in parallel and encoding overlaps the engine's next batch. Every
 request has a deadline (`request_timeout_seconds`): past it the client gets a 504 and its job is
