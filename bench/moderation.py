@@ -1,7 +1,8 @@
 """What moderation costs: each check alone, and the latency it adds to whole requests.
 
     parts        in this process, alternating rounds: the term lists alone, the whole local prompt check
-                 (terms + alt-profanity-check) on a typical prompt and on a 4,000-character one, and
+                 (terms + alt-profanity-check) on a typical prompt and on 4,000- and 32,000-character ones (the
+                 prompt limits of dall-e-3 and the GPT models; the check must stay linear), and
                  nudenet's image check at 512x512 and 1024x1024; next to them, in the same rounds, the
                  CPU work of a typical request without moderation: the sketch engine drawing a 1024x1024
                  image and encoding it as PNG (`encode`), and a 512x512 one.
@@ -43,6 +44,7 @@ from darkroom.postprocess.encode import encode
 
 PROMPT = "A cheerful hero image for a todo app: a checklist card on a desk, blue and orange, soft light"
 LONG_PROMPT = (PROMPT + ", ") * 45  # ~4,000 characters, dall-e-3's limit
+LONGEST_PROMPT = ((PROMPT + ", ") * 400)[:32000]  # the GPT models' limit
 THRESHOLD = text.DEFAULT_HARASSMENT_THRESHOLD["auto"]
 
 
@@ -65,6 +67,7 @@ def parts(rounds: int, repeat: int) -> str:
         "terms alone, typical prompt": lambda: terms.match_terms(PROMPT, "auto"),
         "prompt check (terms + classifier)": lambda: text.check_text(PROMPT, "auto", THRESHOLD),
         "prompt check, 4,000 characters": lambda: text.check_text(LONG_PROMPT, "auto", THRESHOLD),
+        "prompt check, 32,000 characters": lambda: text.check_text(LONGEST_PROMPT, "auto", THRESHOLD),
         "image check 512x512": lambda: detector.score(picture[512]),
         "image check 1024x1024": lambda: detector.score(picture[1024]),
         "baseline: sketch 512x512 + PNG": lambda: encode(render(PROMPT, 512, 512, seed=2, quality="medium"), "png"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -120,16 +119,19 @@ def test_the_classifier_is_imported_only_when_needed():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("prompt", [
-    ("A cheerful hero image for a todo app: a checklist card on a desk, blue and orange, soft light, " * 400)[:32000],
-    ("p.o.r.n a b c d " * 2000)[:32000],
-    "p" + "o" * 31998 + "n",
+@pytest.mark.parametrize("filler", [
+    "A cheerful hero image for a todo app: a checklist card on a desk, blue and orange, soft light, " * 400,
+    "p.o.r.n a b c d " * 2000,  # spelled-apart letters all the way
+    "p" + "o" * 31998 + "n",  # one endless repeated letter
     " " * 32000,
 ])
-def test_a_32000_character_prompt_is_checked_in_linear_time(prompt):
-    started = time.perf_counter()
-    check_text(prompt, "auto", 0.85)
-    assert time.perf_counter() - started < 1.0  # ~0.05 s here; a quadratic scan would take minutes
+def test_a_32000_character_prompt_is_scanned_to_its_end(filler):
+    # Adversarial shapes for the normaliser and the trie regexes, with a term in the last characters.
+    # How long they take is measured, not asserted: `python -m bench moderation` times 32,000 characters.
+    tail = " and a gory battlefield"
+    prompt = filler[:32000 - len(tail)] + tail
+    assert check_text(prompt, "auto", 0.85) == ["violence/graphic"]
+    assert check_text(prompt, "low", 0.97) == []
 
 
 if __name__ == "__main__":
