@@ -107,7 +107,10 @@ def test_a_model_that_cuts_out_is_ready_only_once_matting_is_compiled(tmp_path, 
     engine = KeyedGatedEngine()
     with TestClient(app_with(engine, tmp_path)) as client:
         engine.gate.set()  # the weights are loaded...
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # time enough for the engine's load to finish behind the gate
         body = wait_for(client, 503)  # ...but matting is still compiling
         assert body["models"]["slow"]["state"] == "loading" and len(calls) == 1
         compiled.set()
