@@ -56,6 +56,12 @@ class ModelSpec:
     def is_gpt(self) -> bool:
         return self.family.startswith("gpt-image")
 
+    @property
+    def cuts_out(self) -> bool:
+        """Are this model's transparent images cut out of a key colour (an engine without alpha of its own)?"""
+        capabilities = self.engine.capabilities
+        return self.transparent_background and capabilities.keyed_alpha and not capabilities.native_alpha
+
 
 class Catalog:
     """The served models, looked up by the name clients pass as `model`."""

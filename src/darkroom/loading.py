@@ -101,9 +101,7 @@ class EngineLoader:
 
     def _cuts_out(self, engine: Engine | None = None) -> bool:
         """Does `engine` (or any engine) serve a model whose transparent images are matted cut-outs?"""
-        return any(spec.transparent_background and spec.engine.capabilities.keyed_alpha
-                   and not spec.engine.capabilities.native_alpha
-                   for spec in self.catalog if engine is None or spec.engine is engine)
+        return any(spec.cuts_out for spec in self.catalog if engine is None or spec.engine is engine)
 
     def _names(self, engine: Engine) -> list[str]:
         return [spec.name for spec in self.catalog if spec.engine is engine]

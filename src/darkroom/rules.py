@@ -323,6 +323,6 @@ def _makes_alpha(spec: ModelSpec, operation: Operation) -> bool:
 
 def key_colour(background: str, spec: ModelSpec, prompt: str) -> KeyColour | None:
     """The key colour a transparent image is drawn on, when the engine has no alpha of its own."""
-    if background != "transparent" or spec.engine.capabilities.native_alpha:
+    if background != "transparent" or not spec.cuts_out:
         return None
     return choose_key(prompt, spec.transparent_key)

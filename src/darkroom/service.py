@@ -229,17 +229,9 @@ class ImageService:
                                         for image in generation.images))
         info = generation.info
         del generation
-        encoding = asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._encode, plan, image)
-                                    for image in images))
-        moderating = time.monotonic()
-        try:
-            await self._moderate_output(plan, images, ctx)
-        except BaseException:
-            await asyncio.gather(encoding, return_exceptions=True)  # let the pool finish before dropping them
-            raise
-        moderation_s += time.monotonic() - moderating
+        blobs, checked_s = await self._encoded_if_allowed(plan, images, ctx, self._encode)
+        moderation_s += checked_s
         del images  # the pixels: free them before the JSON body is built
-        blobs = await encoding
         data = await asyncio.gather(*(loop.run_in_executor(self._encode_pool, self._deliver, plan, i, blob, ctx)
                                       for i, blob in enumerate(blobs)))
         encode_s = time.monotonic() - engine_done
@@ -320,13 +312,24 @@ class ImageService:
         `streaming.py`): a partial is an output too, and is never sent if it would be blocked."""
         loop = asyncio.get_running_loop()
         pixels = await loop.run_in_executor(self._encode_pool, self._final, plan, pixels, True)
-        encoding = loop.run_in_executor(self._encode_pool, self._encode_partial, plan, pixels)
+        [b64_json], _ = await self._encoded_if_allowed(plan, [pixels], ctx, self._encode_partial)
+        return b64_json
+
+    async def _encoded_if_allowed(self, plan: GenerationPlan, images: list[np.ndarray], ctx: RequestContext,
+                                  encoder: Callable[[GenerationPlan, np.ndarray], Any]) -> tuple[list[Any], float]:
+        """`encoder` on each image in the pool while moderation checks them all; the encodings, and the
+        seconds the checks took. A block raises once the encodings are done, and they are dropped."""
+        loop = asyncio.get_running_loop()
+        encoding = asyncio.gather(*(loop.run_in_executor(self._encode_pool, encoder, plan, image)
+                                    for image in images))
+        moderating = time.monotonic()
         try:
-            await self._moderate_output(plan, [pixels], ctx)
+            await self._moderate_output(plan, images, ctx)
         except BaseException:
-            await asyncio.gather(encoding, return_exceptions=True)
+            await asyncio.gather(encoding, return_exceptions=True)  # let the pool finish before dropping them
             raise
-        return await encoding
+        checked_s = time.monotonic() - moderating
+        return list(await encoding), checked_s
 
     def _encode_partial(self, plan: GenerationPlan, pixels: np.ndarray) -> str:
         return b64(self._encode(plan, pixels))

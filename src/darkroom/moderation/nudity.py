@@ -54,16 +54,13 @@ class NudityDetector:
 
     def score(self, pixels: np.ndarray) -> float:
         """The highest exposed-body-part score in an RGB or RGBA uint8 image (RGBA over grey)."""
+        return max(self.scores(pixels).values())
+
+    def scores(self, pixels: np.ndarray) -> dict[str, float]:
+        """Every exposed class's highest score."""
         if self._session is None:
             self.load()
         output = self._session.run(None, {"images": _input(pixels)})[0]  # (1, 4 + classes, anchors)
-        return float(output[0, self._rows].max())
-
-    def scores(self, pixels: np.ndarray) -> dict[str, float]:
-        """Every exposed class's highest score (for the benchmark and the tests)."""
-        if self._session is None:
-            self.load()
-        output = self._session.run(None, {"images": _input(pixels)})[0]
         return {name: float(output[0, row].max()) for name, row in zip(EXPOSED, self._rows, strict=True)}
 
 
