@@ -10,7 +10,7 @@
                  `on_partial` callback that notes when it is called
 
 Both ways make a 256x256 PNG in 8 steps (guidance 7.5) from one fixed seed, so the partials are taken
-after steps 2, 4 and 6 and decoded by the VAE at half size (`engines/diffusers_previews.py`). The engine
+after steps 2, 4 and 6 and decoded by the VAE at half size (`engines/diffusers/previews.py`). The engine
 figure is what decoding the latents costs; the end-to-end one adds what the server does with each
 partial (PNG + base64 in its encode pool, the JSON event, sending it) while the engine goes on with
 the next steps on the same cores.
@@ -200,7 +200,7 @@ class InProcess:
 
     def __init__(self, folder: Path) -> None:
         from darkroom.engines.diffusers import DiffusersEngine
-        from darkroom.engines.diffusers_options import check_options
+        from darkroom.engines.diffusers.options import check_options
 
         preset = {"steps": STEPS, "guidance_scale": GUIDANCE}
         self.engine = DiffusersEngine(MODEL, check_options(MODEL, {

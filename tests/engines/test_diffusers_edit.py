@@ -14,8 +14,8 @@ import pytest
 
 from darkroom.engines.base import EngineCancelled, GenerationJob, SourceImages
 from darkroom.engines.diffusers import DiffusersEngine
-from darkroom.engines.diffusers_options import check_options
-from darkroom.engines.diffusers_previews import preview_steps
+from darkroom.engines.diffusers.options import check_options
+from darkroom.engines.diffusers.previews import preview_steps
 from darkroom.errors import InvalidRequest
 
 from .failing import FailOnce
@@ -255,7 +255,7 @@ def test_partials_come_in_order_shaped_like_the_final_image_which_they_leave_unc
 def test_partials_decode_the_pipelines_own_latents_after_those_steps(sd, monkeypatch):
     import torch
 
-    from darkroom.engines import diffusers_previews
+    from darkroom.engines.diffusers import previews as diffusers_previews
 
     decoded = []
     real_decode = diffusers_previews.decode_latents
@@ -313,7 +313,7 @@ def test_partials_in_a_batch_go_only_to_the_job_that_asked(sd):
 
 
 def test_a_partial_that_cannot_be_made_does_not_fail_the_request(sd, monkeypatch, caplog):
-    from darkroom.engines import diffusers_previews
+    from darkroom.engines.diffusers import previews as diffusers_previews
 
     def broken(*args, **kwargs):
         raise RuntimeError("decoder exploded")

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from darkroom.config import ConfigError
-from darkroom.engines.diffusers_options import check_options
+from darkroom.engines.diffusers.options import check_options
 
 from ..tiny_pipelines import break_pipeline
 

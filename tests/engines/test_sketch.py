@@ -213,7 +213,7 @@ def test_engine_returns_one_image_per_seed(transparent):
 
 def test_tiled_filling_matches_evaluating_every_pixel(monkeypatch):
     """Big shapes are filled tile by tile; that shortcut must not change a single pixel."""
-    import darkroom.engines.sketch_canvas as sketch_canvas
+    import darkroom.engines.sketch.canvas as sketch_canvas
 
     for prompt in (TODO, "a calm night over the mountains", "red sunset city skyline"):
         tiled = render(prompt, 600, 400, seed=3, quality="high")

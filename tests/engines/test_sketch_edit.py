@@ -14,7 +14,7 @@ import pytest
 
 from darkroom.engines.base import GenerationJob, SourceImages
 from darkroom.engines.sketch import SketchEngine, render
-from darkroom.engines.sketch_edit import dominant_colours, edit, hue_rotation, variation
+from darkroom.engines.sketch.edit import dominant_colours, edit, hue_rotation, variation
 from darkroom.postprocess.sources import paste_unmasked
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -25,7 +25,7 @@ def create_engine(engine: str, options: dict[str, Any], *, model: str) -> Engine
         return SketchEngine()
     if engine == "diffusers":
         from .diffusers import DiffusersEngine  # torch itself is imported by `load`
-        from .diffusers_options import check_options
+        from .diffusers.options import check_options
 
         return DiffusersEngine(model, check_options(model, options))
     raise ConfigError(

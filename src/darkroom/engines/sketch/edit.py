@@ -4,7 +4,7 @@ Everything here is numpy on float32 pixels, deterministic for the same inputs an
 
 Edit without a mask (restyle). The input's luminance is smoothed, spread by its own histogram (half
 equalised, half kept) and cut into bands: 4, 6 or 8 for low, medium and high quality. Each band takes
-a colour of the prompt's palette (`sketch_palette`: colour and mood words, `style`), darkest to
+a colour of the prompt's palette (`palette`: colour and mood words, `style`), darkest to
 lightest, the seed choosing which palette colours fill the middle bands. Band edges are anti-aliased
 and inked with thin contour lines, and `source.strength` mixes the original colours back in (1: fully
 restyled, 0: the input's colours, the contour lines stay). Transparent parts of the input count as
@@ -45,10 +45,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .base import GenerationJob, SourceImages
-from .sketch import prompt_palette, render, seeded
-from .sketch_canvas import F32, STAGES_FOR, Partials, coverage, planes
-from .sketch_palette import RGB, Palette
+from ..base import GenerationJob, SourceImages
+from . import prompt_palette, render, seeded
+from .canvas import F32, STAGES_FOR, Partials, coverage, planes
+from .palette import RGB, Palette
 
 Send = Callable[[int, np.ndarray], None]
 BANDS = {"low": 4, "medium": 6, "high": 8}

@@ -21,7 +21,7 @@ How the API's parameters reach the pipeline (the README documents the same):
                  arguments; a scheduler is built from the pipeline's scheduler config and used for
                  that call only. FLUX takes no negative prompt here (it would need true CFG).
 
-Edits and variations (`diffusers_edits`) run the image-to-image and inpainting pipelines diffusers
+Edits and variations (`edits.py`) run the image-to-image and inpainting pipelines diffusers
 has for the loaded class, built at load over the same components (no second copy of the weights);
 an operation whose pipeline cannot be built is logged and left out of `capabilities.operations`.
     edit, no mask   -> image-to-image: `image` = the first input (alpha dropped), `strength`, and the
@@ -35,7 +35,7 @@ an operation whose pipeline cannot be built is logged and left out of `capabilit
                        steps x strength < 1 the schedule is lengthened so that one step runs; at
                        strength 0 the source's pixels come back without running the pipeline.
 
-Partial images (`diffusers_previews`): when a job asks for k of them, the latents after k evenly
+Partial images (`previews.py`): when a job asks for k of them, the latents after k evenly
 spaced steps strictly before the last (round(S*(p+1)/(k+1)) of the S steps that run; fewer when S
 is small: S = 2 gives one, S = 1 none) are decoded by the pipeline's own VAE at half size (latents
 shrunk 2x, FLUX's unpacked first) and enlarged to the job's size. They are real intermediate states:
@@ -68,9 +68,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidRequest, ServiceUnavailable
-from ..postprocess.keying import steering
-from .base import (
+from ...errors import InvalidRequest, ServiceUnavailable
+from ...postprocess.keying import steering
+from ..base import (
     Capabilities,
     Engine,
     EngineCancelled,
@@ -78,15 +78,15 @@ from .base import (
     GenerationJob,
     Operation,
 )
-from .diffusers_edits import derive_pipelines, edit_steps, source_kwargs
-from .diffusers_options import (
+from .edits import derive_pipelines, edit_steps, source_kwargs
+from .options import (
     FAMILY_PRESETS,
     FLOW_SCHEDULERS,
     SCHEDULERS,
     DiffusersOptions,
     Preset,
 )
-from .diffusers_previews import Previews, can_preview
+from .previews import Previews, can_preview
 
 log = logging.getLogger("darkroom.engines.diffusers")
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import ConfigError
+from ...config import ConfigError
 
 EXTRA_HINT = "pip install 'darkroom[diffusers]'"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")

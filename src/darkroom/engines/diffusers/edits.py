@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import GenerationJob
+from ..base import GenerationJob
 
 log = logging.getLogger("darkroom.engines.diffusers")
 

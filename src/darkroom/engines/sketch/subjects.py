@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sketch_canvas import (
+from .canvas import (
     F32,
     Canvas,
     Recorder,
@@ -27,7 +27,7 @@ from .sketch_canvas import (
     ring,
     segment,
 )
-from .sketch_palette import Palette
+from .palette import Palette
 
 # Keywords that pick subjects; the first two found are drawn.
 SUBJECT_WORDS = {

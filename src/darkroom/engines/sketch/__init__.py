@@ -6,7 +6,7 @@ or a simple figure) from a handful of prompt keywords and a seeded random genera
 the whole Image API works offline, in CI, and for anyone testing an Image API client: the same
 prompt, size, seed, quality, style and transparency give byte-identical pixels in any process.
 
-Edits and variations (`sketch_edit.py`) work on the input images with the same palette:
+Edits and variations (`edit.py`) work on the input images with the same palette:
 - an edit without a mask restyles the whole input: its luminance, smoothed and posterised into
   4/6/8 bands (low/medium/high), is mapped onto the prompt's palette, inked along the band edges,
   and mixed with the original colours by `source.strength`;
@@ -21,8 +21,8 @@ the picture is finished and never changing it: a generation sends the sky, then 
 the subjects half drawn (k=1: the landscape; k=2: the sky and the landscape; a transparent picture:
 its subjects at 1/(k+1), 2/(k+1)... of their drawing). Edits and variations send their own stages.
 
-The drawing primitives (shapes as signed distance functions, the canvas) are in `sketch_canvas.py`,
-the subjects in `sketch_subjects.py`, the colour and mood tables in `sketch_palette.py`. With a
+The drawing primitives (shapes as signed distance functions, the canvas) are in `canvas.py`,
+the subjects in `subjects.py`, the colour and mood tables in `palette.py`. With a
 transparent background the backdrop is left out and only the subjects are drawn, so the alpha is real.
 """
 
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob
-from .sketch_canvas import (
+from ..base import Capabilities, Engine, EngineCancelled, Generation, GenerationJob
+from .canvas import (
     F32,
     STAGES_FOR,
     Canvas,
@@ -53,8 +53,8 @@ from .sketch_canvas import (
     rect,
     segment,
 )
-from .sketch_palette import RGB, Palette, build_palette, prompt_words, tint_palette
-from .sketch_subjects import Scene, draw_subjects, tree
+from .palette import RGB, Palette, build_palette, prompt_words, tint_palette
+from .subjects import Scene, draw_subjects, tree
 
 # Keywords that pick backdrop motifs.
 MOTIF_WORDS = {
@@ -331,7 +331,7 @@ class SketchEngine(Engine):
                                 partial_images=True)
 
     def generate(self, job: GenerationJob, should_stop: Callable[[], bool] = lambda: False) -> Generation:
-        from .sketch_edit import (  # sketch_edit draws its subjects with `render`, from here
+        from .edit import (  # edit draws its subjects with `render`, from here
             edit,
             variation,
         )
