@@ -42,17 +42,21 @@ class ConfigError(Exception):
     """A setting is missing, malformed or out of range. The message names it."""
 
 
+from .pricing import ModelPrice  # noqa: E402 - pricing raises ConfigError, defined just above
+
+
 class ModelConfig(BaseModel):
     """One `[[models]]` entry: a served model name, the engine behind it and the family rules it follows.
 
-    Keys not listed here are engine options (`path`, `device`, ...); each engine checks its own and
-    refuses the ones it does not know.
+    Keys not listed here are engine options (`path`, `device`, `base_url`, ...); each engine checks its
+    own and refuses the ones it does not know. An entry with `targets` is a route (`routing.py`): it
+    names other served models and has no engine of its own.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str = Field(min_length=1, max_length=256)
-    engine: EngineName = "sketch"
+    engine: EngineName | None = None  # None: sketch (or, with `targets`, no engine: a route)
     family: Family = "gpt-image"
     description: str = ""
     # None: the family's default (gpt-image yes, gpt-image-2 no). dall-e families never allow it.
@@ -70,12 +74,37 @@ class ModelConfig(BaseModel):
     max_queue: int = Field(default=64, ge=1)  # waiting requests; more get 503 server_overloaded
     max_batch_images: int | None = Field(default=None, ge=1)  # None: min(4, the engine's max batch)
     batch_window_ms: float = Field(default=0.0, ge=0, le=10_000)  # wait this long for more jobs to batch
+    # Costs (`pricing.py`): the name of an entry in the price table, or this model's own prices. None:
+    # upstream models are priced as their `upstream_model` in the table; local models cost nothing.
+    prices: str | ModelPrice | None = None
+    # Routing (`routing.py`): a route stands for these served models, tried by `strategy`.
+    targets: list[str] | None = Field(default=None, min_length=1)
+    strategy: Literal["fallback", "round-robin", "least-busy"] = "fallback"
+    # The circuit breaker of this model as a route's target: after `breaker_failures` failures in a row
+    # routes skip it for `breaker_cooldown_seconds`, then let one request through to try it again.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _dalle_is_opaque(self) -> "ModelConfig":
         if self.transparent_background and self.family.startswith("dall-e"):
             raise ValueError(f"transparent_background cannot be enabled for the {self.family} family")
         return self
+
+    @model_validator(mode="after")
+    def _route_has_no_engine(self) -> "ModelConfig":
+        if self.targets is not None and (self.engine is not None or self.model_extra):
+            extra = ", ".join(["engine"] * (self.engine is not None) + sorted(self.model_extra or {}))
+            raise ValueError(f"a route (an entry with targets) has no engine of its own, so it takes no {extra}")
+        return self
+
+    @property
+    def engine_name(self) -> EngineName:
+        return self.engine or "sketch"
+
+    @property
+    def is_route(self) -> bool:
+        return self.targets is not None
 
     @field_validator("transparent_key")
     @classmethod

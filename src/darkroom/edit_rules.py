@@ -57,9 +57,9 @@ VARIATION_STRENGTH = 0.6
 
 
 def plan_edit(req: ImageEditRequest, uploads: Uploads, catalog: Catalog, prompt_limits: dict[str, int],
-              max_input_pixels: int) -> GenerationPlan:
-    # 1. Model and prompt.
-    spec = catalog.get(req.model or DEFAULT_EDIT_MODEL)
+              max_input_pixels: int, spec: ModelSpec | None = None) -> GenerationPlan:
+    # 1. Model (`spec`: a route's target) and prompt.
+    spec = spec or catalog.get(req.model or DEFAULT_EDIT_MODEL)
     if spec.family == "dall-e-3":
         raise InvalidRequest(f"Invalid value: '{spec.name}'. Image edits support dall-e-2 and GPT image models.",
                              param="model")
@@ -103,8 +103,8 @@ def plan_edit(req: ImageEditRequest, uploads: Uploads, catalog: Catalog, prompt_
 
 
 def plan_variation(req: ImageVariationRequest, uploads: Uploads, catalog: Catalog,
-                   max_input_pixels: int) -> GenerationPlan:
-    spec = catalog.get(req.model or "dall-e-2")
+                   max_input_pixels: int, spec: ModelSpec | None = None) -> GenerationPlan:
+    spec = spec or catalog.get(req.model or "dall-e-2")
     if spec.family != "dall-e-2":
         raise InvalidRequest(f"Invalid value: '{spec.name}'. Image variations support only dall-e-2 models.",
                              param="model")

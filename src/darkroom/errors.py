@@ -20,7 +20,13 @@
     ├── ServerError                     500 server_error           internal_error (message sanitised)
     ├── ServiceUnavailable              503 server_error           service_unavailable (overloaded, loading,
     │                                                               out of memory, shutting down: + Retry-After)
-    └── GatewayTimeout                  504 server_error           timeout (the request's deadline passed)
+    ├── GatewayTimeout                  504 server_error           timeout (the request's deadline passed)
+    │   └── UpstreamTimeout             504                         upstream_timeout (an upstream did not answer)
+    ├── BadGateway                      502 server_error           upstream_unreachable, upstream_invalid_response...
+    └── UpstreamError                   the upstream's own status, type, code, param and message, passed through
+
+`no_work` marks an error after which the target provably did nothing (a connection that never opened,
+a 429 or 503 answered before any work, a full queue): routes may try the next target (`routing.py`).
 
 Raise these anywhere below the HTTP layer; `api/errors.py` turns them into the envelope
 `{"error": {"message", "type", "param", "code"}}` in one place. Foreign exceptions are
@@ -40,6 +46,8 @@ class DarkroomError(Exception):
     status: int = 500
     type: str = "server_error"
     code: str | None = "internal_error"
+    no_work: bool = False  # the failing target did no work: a route may try another (`routing.py`)
+    repeatable: bool = False  # ambiguous (a timeout, a 5xx), but its target is marked safe to repeat
 
     def __init__(
         self,
@@ -198,3 +206,30 @@ class GatewayTimeout(DarkroomError):
     status = 504
     type = "server_error"
     code = "timeout"
+
+
+class UpstreamTimeout(GatewayTimeout):
+    """An upstream provider accepted the request (or never answered the connection) and then did not
+    answer within the model's `timeout_seconds`."""
+
+    code = "upstream_timeout"
+
+
+class BadGateway(DarkroomError):
+    """An upstream provider could not be reached, or answered something that is not OpenAI's API."""
+
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+
+class UpstreamError(DarkroomError):
+    """An error an upstream provider answered, passed through as it was: its status, type, code, param,
+    message and any other keys of its `error` object (e.g. `moderation_details`)."""
+
+    def __init__(self, status: int, error: dict[str, Any], *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(str(error.get("message") or f"The upstream provider answered HTTP {status}."),
+                         param=error.get("param"), code=error.get("code"), headers=headers,
+                         extra={k: v for k, v in error.items() if k not in ("message", "type", "param", "code")})
+        self.status = status
+        self.type = error.get("type") or ("server_error" if status >= 500 else "invalid_request_error")

@@ -84,11 +84,13 @@ class EngineLoader:
         """Raise a 503 unless the engine behind `spec` has loaded."""
         state = self._states[id(spec.engine)]
         if state != "ready":
-            raise ServiceUnavailable(
+            refused = ServiceUnavailable(
                 f"Model '{spec.name}' is {'still loading' if state == 'loading' else 'unavailable: it failed to load'}."
                 " Try again shortly.", headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                 code="model_loading" if state == "loading" else "model_unavailable",
             )
+            refused.no_work = True
+            raise refused
 
     @property
     def status(self) -> State:

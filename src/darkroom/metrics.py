@@ -26,6 +26,14 @@ Two sources feed them:
     darkroom_jobs_cancelled_total{worker,engine,where}        counter    where: queued | running
     darkroom_jobs_timed_out_total{worker,engine}              counter    the request got a 504
     darkroom_jobs_rejected_total{worker,engine}               counter    queue full: 503
+    darkroom_cost_usd_total{model}                            counter    priced requests' costs (`pricing.py`)
+    darkroom_route_fallbacks_total{route,from_target,to_target}  counter  a route moved on (`routing.py`)
+    darkroom_target_breaker_open{target}                      gauge      1 while a route target's breaker is
+                                                                        open (skipped), else 0
+    darkroom_target_breaker_opened_total{target}              counter    times it opened
+
+An upstream model's `worker` is its forwarding gate (`scheduling/gate.py`): queue depth and calls are
+its upstream calls waiting and made.
 
 `model` is the served model name once the request was validated, "" before (a client's unknown
 model name never becomes a label). A worker serves one engine instance, which several model names
@@ -49,6 +57,7 @@ from prometheus_client.core import (
 from .record import RequestRecord
 
 if TYPE_CHECKING:
+    from .routing import Router
     from .scheduling.worker import EngineWorker
 
 # 5 ms (a refused request) .. 10 min (a big diffusers batch behind a long queue).
@@ -66,7 +75,8 @@ def image_operation(method: str, path: str) -> str | None:
 class Metrics:
     """The metrics of one app. `workers` is called at each scrape (the service's engine workers)."""
 
-    def __init__(self, workers: Callable[[], Iterable[EngineWorker]]) -> None:
+    def __init__(self, workers: Callable[[], Iterable[EngineWorker]],
+                 router: Callable[[], Router | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("darkroom_requests", "Image requests answered, by model, engine, operation "
                                 "and HTTP status.", ("model", "engine", "operation", "status"), registry=self.registry)
@@ -83,7 +93,10 @@ class Metrics:
                               registry=self.registry)
         self.inflight = Gauge("darkroom_inflight_requests", "Image requests being served now.",
                               registry=self.registry)
+        self.cost = Counter("darkroom_cost_usd", "What requests cost, priced from their usage.", ("model",),
+                            registry=self.registry)
         self.registry.register(WorkerCollector(workers))
+        self.registry.register(RouterCollector(router))
 
     def _seconds(self, name: str, documentation: str) -> Histogram:
         return Histogram(name, documentation, ("model",), buckets=SECONDS_BUCKETS, registry=self.registry)
@@ -103,6 +116,31 @@ class Metrics:
                 histogram.labels(model).observe(summary[key] / 1000)
         if summary.get("images"):
             self.images.labels(model, engine).inc(summary["images"])
+        if summary.get("cost_usd") and record.status == 200:
+            self.cost.labels(model).inc(summary["cost_usd"])
+
+
+class RouterCollector:
+    """The routes' fallbacks and their targets' breakers, read when scraped."""
+
+    def __init__(self, router: Callable[[], Router | None]) -> None:
+        self.router = router
+
+    def collect(self) -> Iterator[Metric]:
+        router = self.router()
+        fallbacks = CounterMetricFamily("darkroom_route_fallbacks", "Requests a route moved on to its next target "
+                                        "for (the first did no work).", labels=["route", "from_target", "to_target"])
+        open_now = GaugeMetricFamily("darkroom_target_breaker_open", "1 while a route target's circuit breaker is "
+                                     "open.", labels=["target"])
+        opened = CounterMetricFamily("darkroom_target_breaker_opened", "Times a route target's circuit breaker "
+                                     "opened.", labels=["target"])
+        if router is not None:
+            for (route, failed, following), count in router.fallbacks.items():
+                fallbacks.add_metric([route, failed, following], count)
+            for name, breaker in router.breakers.items():
+                open_now.add_metric([name], 1 if breaker.state == "open" else 0)
+                opened.add_metric([name], breaker.opened_total)
+        yield from (fallbacks, open_now, opened)
 
 
 class WorkerCollector:

@@ -91,10 +91,12 @@ class GenerationPlan:
         return len(self.seeds)
 
 
-def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: dict[str, int]) -> GenerationPlan:
-    """Apply the model family's rules to a generation request."""
+def plan_generation(req: ImageGenerateRequest, catalog: Catalog, prompt_limits: dict[str, int],
+                    spec: ModelSpec | None = None) -> GenerationPlan:
+    """Apply the model family's rules to a generation request (`spec`: a route's target, instead of
+    the model the request names)."""
     # 1. Model: dall-e-2 unless a GPT-only field is used (spec section 1).
-    spec = catalog.get(model_name(req))
+    spec = spec or catalog.get(model_name(req))
     # 2. Prompt.
     prompt = check_prompt(req.prompt, prompt_limits[spec.family], spec.name)
     # 3. Fields this family or engine does not take.

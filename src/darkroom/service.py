@@ -11,7 +11,12 @@ owner (`store/kept.py`). `RequestContext.summary` collects what the ledger, metr
 record. Moderation (`moderation/`) checks the prompt and any uploaded images before any work, and
 every output image, partials included, while it is encoded: nothing blocked is returned, stored or
 kept. A transparent image from an engine without alpha is drawn on a key colour and cut out here
-(`postprocess/matting.py`). Nothing here knows about HTTP. The engine work goes through each engine's
+(`postprocess/matting.py`). A model on a forwarding engine (the upstream engine) takes the same path up to the engine, then
+goes upstream instead (`forwarding.py`: the upstream's bytes pass through). A route stands for
+other models and tries its targets in turn (`routing.py`: fallback only when a target provably did
+no work); its request is charged once. Each response is priced from its `usage` (`pricing.py`) and
+names the model that served it. A key limited to some models (`ApiKey.models`) gets OpenAI's 404
+for any other. Nothing here knows about HTTP. The engine work goes through each engine's
 worker (`scheduling/worker.py`: bounded queue, batching across requests, cancellation), which runs engine
 calls in threads of its own; encoding and storing run in a pool sized to the cores, so the `n`
 images of a request are encoded in parallel and encoding overlaps the engine's next batch. Every
@@ -23,6 +28,7 @@ task that runs `generate` (the client went away) does the same.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -33,27 +39,33 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog
+from .catalog import Catalog, ModelSpec
 from .config import DEFAULT_MODERATION
 from .edit_rules import DEFAULT_EDIT_MODEL, plan_edit, plan_variation
 from .engines.base import Engine, Generation, GenerationJob, PartialCallback
+from .engines.upstream import Forwarded
 from .errors import (
     DarkroomError,
     GatewayTimeout,
     InvalidRequest,
+    ModelNotFound,
     ModerationBlocked,
     ServerError,
     ServiceUnavailable,
 )
+from .forwarding import Forwarder
 from .loading import EngineLoader
 from .moderation import Moderator, ordered
 from .postprocess.encode import b64, encode
 from .postprocess.matting import cutout, preview_cutout
 from .postprocess.sources import paste_unmasked
 from .postprocess.tokens import generation_usage
+from .pricing import cost_usd
 from .protocol.edits import ImageEditRequest, ImageVariationRequest, Uploads
 from .protocol.images import Image, ImageGenerateRequest, ImagesResponse
+from .routing import Router
 from .rules import GenerationPlan, model_name, plan_generation
+from .scheduling.gate import ForwardingGate
 from .scheduling.worker import EngineWorker, Ticket
 from .storage.base import ImageStore
 from .store.kept import KeptImages
@@ -74,13 +86,14 @@ class RequestContext:
     # Charges the request's images to its API key's limits once its rules passed (429 when over).
     charge: Callable[[int], Awaitable[None]] | None = None
     key_name: str | None = None  # the API key's name: the owner of images kept by `store_all`
+    models: tuple[str, ...] | None = None  # the models the API key may use; None: every model
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """A finished request: the response and the figures worth logging."""
 
-    response: ImagesResponse
+    response: ImagesResponse | None  # None when the body is an upstream's, passed through (`raw`)
     plan: GenerationPlan
     queue_seconds: float
     engine_seconds: float
@@ -88,6 +101,16 @@ class Outcome:
     moderation_seconds: float  # the prompt's and input images' checks, plus the output checks (which
     # run while the images are encoded, so part of this is also in encode_seconds)
     info: dict[str, str | int | float]  # what the engine reports about the run (steps, scheduler...)
+    raw: bytes | None = None  # a forwarded response's JSON body as the upstream sent it
+    headers: dict[str, str] = field(default_factory=dict)  # x-darkroom-* headers for the response
+    usage: dict[str, Any] | None = None  # for the cost
+    images: int = 0
+
+    def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        assert self.response is not None
+        return self.response.to_json()
 
 
 class ImageService:
@@ -103,10 +126,15 @@ class ImageService:
         self.store = store
         self.prompt_limits = prompt_limits
         self.request_timeout = request_timeout
-        self.workers: dict[int, EngineWorker] = {}
+        self.workers: dict[int, EngineWorker | ForwardingGate] = {}
         for spec in catalog:  # one worker per engine instance, with the settings of its (first) model
             if id(spec.engine) not in self.workers:
-                self.workers[id(spec.engine)] = EngineWorker(spec.engine, spec.scheduling, spec.name)
+                self.workers[id(spec.engine)] = (
+                    ForwardingGate(spec.engine, spec.engine.capabilities.concurrency, spec.scheduling.max_queue,
+                                   spec.name) if spec.engine.forwards
+                    else EngineWorker(spec.engine, spec.scheduling, spec.name))
+        self.router = Router(catalog, lambda spec: self.worker_for(spec.engine).load)
+        self.forwarder = Forwarder(self)
         # Engines load on their worker's thread: all of an engine's torch work stays on one thread.
         self.loader = EngineLoader(catalog, lambda engine, work: self.worker_for(engine).run_in_engine_thread(work))
         self._encode_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
@@ -125,10 +153,14 @@ class ImageService:
     async def close(self) -> None:
         for worker in self.workers.values():
             await worker.stop()
+        for engine in self.catalog.engines():
+            if engine.forwards:
+                await engine.aclose()  # type: ignore[attr-defined] - the upstream engine's HTTP client
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
         await self.moderator.close()
 
-    def worker_for(self, engine: Engine) -> EngineWorker:
+    def worker_for(self, engine: Engine) -> Any:
+        """The engine's `EngineWorker` (a `ForwardingGate` for a forwarding engine)."""
         return self.workers[id(engine)]
 
     # ---- shutdown -------------------------------------------------------------------------------
@@ -156,31 +188,41 @@ class ImageService:
 
     async def generate(self, req: ImageGenerateRequest, ctx: RequestContext,
                        progress: Progress | None = None) -> Outcome:
-        return await self._admitted(model_name(req), ctx, progress,
-                                    lambda: plan_generation(req, self.catalog, self.prompt_limits))
+        return await self._admitted(
+            model_name(req), ctx, progress, lambda spec: plan_generation(req, self.catalog, self.prompt_limits, spec),
+            forward=lambda: Forwarded("generate", req.model_dump(exclude_none=True), stream=bool(req.stream)))
 
     async def edit(self, req: ImageEditRequest, uploads: Uploads, ctx: RequestContext,
                    progress: Progress | None = None) -> Outcome:
-        return await self._admitted(req.model or DEFAULT_EDIT_MODEL, ctx, progress, lambda: plan_edit(
-            req, uploads, self.catalog, self.prompt_limits, self.max_input_pixels), decodes=True)
+        return await self._admitted(req.model or DEFAULT_EDIT_MODEL, ctx, progress, lambda spec: plan_edit(
+            req, uploads, self.catalog, self.prompt_limits, self.max_input_pixels, spec), decodes=True,
+            forward=lambda: Forwarded("edit", req.model_dump(exclude_none=True, exclude={"images", "mask"}),
+                                      tuple(u.data for u in uploads.images),
+                                      uploads.mask.data if uploads.mask else None, stream=bool(req.stream)))
 
     async def vary(self, req: ImageVariationRequest, uploads: Uploads, ctx: RequestContext) -> Outcome:
-        return await self._admitted(req.model or "dall-e-2", ctx, None, lambda: plan_variation(
-            req, uploads, self.catalog, self.max_input_pixels), decodes=True)
+        return await self._admitted(req.model or "dall-e-2", ctx, None, lambda spec: plan_variation(
+            req, uploads, self.catalog, self.max_input_pixels, spec), decodes=True,
+            forward=lambda: Forwarded("variation", req.model_dump(exclude_none=True),
+                                      tuple(u.data for u in uploads.images)))
 
     async def _admitted(self, model: str, ctx: RequestContext, progress: Progress | None,
-                        plan: Callable[[], GenerationPlan], decodes: bool = False) -> Outcome:
+                        plan: Callable[[ModelSpec | None], GenerationPlan], decodes: bool = False,
+                        forward: Callable[[], Forwarded] | None = None) -> Outcome:
         """Run one request under the server's admission rules: not while draining, within the deadline."""
         if self.draining:
             raise ServiceUnavailable("The server is shutting down. Retry shortly.", code="shutting_down",
                                      headers={"Retry-After": str(DRAINING_RETRY_AFTER_SECONDS)})
+        if ctx.models is not None and model not in ctx.models and self.catalog.served(model):
+            raise ModelNotFound(f"The model `{model}` does not exist or you do not have access to it.",
+                                param="model")
         self._active += 1
         self._idle.clear()
         deadline = asyncio.timeout(self.request_timeout)
         self._deadlines.add(deadline)
         try:
             async with deadline:
-                return await self._run(model, ctx, progress, plan, decodes)
+                return self._priced(await self._served(model, ctx, progress, plan, decodes, forward), ctx)
         except TimeoutError:
             if self._abandoned:
                 raise ServiceUnavailable("The server shut down before this request finished. Retry shortly.",
@@ -198,28 +240,59 @@ class ImageService:
             if not self._active:
                 self._idle.set()
 
-    async def _run(self, model: str, ctx: RequestContext, progress: Progress | None,
-                   make_plan: Callable[[], GenerationPlan], decodes: bool) -> Outcome:
+    async def _served(self, model: str, ctx: RequestContext, progress: Progress | None,
+                      plan: Callable[[ModelSpec | None], GenerationPlan], decodes: bool,
+                      forward: Callable[[], Forwarded] | None) -> Outcome:
+        """A model's request, or a route's: its targets in turn (`routing.py`), charged once."""
+        route = self.catalog.route(model)
+        if route is None:
+            return await self._run(self.catalog.find(model), ctx, progress, plan, decodes, forward)
+        ctx = dataclasses.replace(ctx, charge=_once(ctx.charge))
+        try:
+            outcome, _ = await self.router.serve(
+                route, lambda target: self._run(target, ctx, progress, plan, decodes, forward),
+                committed=lambda: progress is not None and progress.admitted.done())
+        finally:
+            ctx.summary["model"] = route.name  # the name asked for; `served_by` names the target
+        return outcome
+
+    def _priced(self, outcome: Outcome, ctx: RequestContext) -> Outcome:
+        """The cost from the response's usage (`pricing.py`), in the headers and the request's record."""
+        plan = outcome.plan
+        cost = cost_usd(plan.spec.price, outcome.usage, images=outcome.images, quality=_priced_quality(plan),
+                        size=ctx.summary.get("size") or plan.size)
+        ctx.summary["cost_usd"] = cost
+        outcome.headers["x-darkroom-served-by"] = plan.spec.name
+        outcome.headers["x-darkroom-cost-usd"] = "unknown" if cost is None else f"{cost:.6f}"
+        return outcome
+
+    async def _run(self, spec: ModelSpec | None, ctx: RequestContext, progress: Progress | None,
+                   make_plan: Callable[[ModelSpec | None], GenerationPlan], decodes: bool,
+                   forward: Callable[[], Forwarded] | None = None) -> Outcome:
         # 1. The model must be loaded; then the rules: every check before any work (uploads are
-        #    decoded in the pool, off the event loop).
-        spec = self.catalog.find(model)
+        #    decoded in the pool, off the event loop). No spec: the rules refuse the unknown name.
         if spec is not None:  # a known model: the ledger and metrics name it even if the rules refuse
-            ctx.summary.update(model=spec.name, engine=spec.engine_name)
+            ctx.summary.update(model=spec.name, engine=spec.engine_name, served_by=spec.name)
             self.loader.check_ready(spec)
         loop = asyncio.get_running_loop()
-        plan = await loop.run_in_executor(self._encode_pool, make_plan) if decodes else make_plan()
+        plan = await loop.run_in_executor(self._encode_pool, make_plan, spec) if decodes else make_plan(spec)
         ctx.summary.update(_describe(plan))
-        # 2. Moderation of the prompt and any input images, then the images are charged to the key's limits.
+        # 2. Moderation of the prompt and any input images (unless the model's provider moderates),
+        #    then the images are charged to the key's limits.
         moderating = time.monotonic()
-        await self._moderate_input(plan, ctx)
+        if plan.spec.moderated:
+            await self._moderate_input(plan, ctx)
         moderation_s = time.monotonic() - moderating
         if ctx.charge is not None:
             await ctx.charge(plan.n)
+        if plan.spec.engine.forwards:  # upstream: the request itself goes on, not a job
+            assert forward is not None
+            return await self.forwarder.run(plan, forward(), ctx, progress, moderation_s)
         # 3. The engine, through its worker's queue (batched with other requests where it can be).
         worker = self.worker_for(plan.spec.engine)
         ticket = worker.submit(_job(plan, progress.partial if progress and plan.partial_images else None))
         if progress is not None:
-            progress.started(plan, ctx)
+            progress.started(plan, ctx, {"x-darkroom-seed": str(plan.seeds[0]), "x-darkroom-served-by": plan.spec.name})
         generation = self._checked(plan, await self._result(ticket, plan))
         engine_done = time.monotonic()
         # 4. The final pixels (an edit's kept area pasted back; a matted cut-out). Each is encoded while
@@ -248,7 +321,9 @@ class ImageService:
         if response.usage is not None:
             ctx.summary.update(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
                                total_tokens=response.usage.total_tokens)
-        return Outcome(response, plan, queue_s, engine_s, encode_s, moderation_s, info)
+        usage = response.usage.model_dump() if response.usage is not None else None
+        return Outcome(response, plan, queue_s, engine_s, encode_s, moderation_s, info,
+                       headers={"x-darkroom-seed": str(plan.seeds[0])}, usage=usage, images=len(data))
 
     async def _result(self, ticket: Ticket, plan: GenerationPlan) -> Generation:
         try:
@@ -386,6 +461,28 @@ class ImageService:
 _DONE = {"generate": "generated", "edit": "edited", "variation": "varied"}
 
 
+def _once(charge: Callable[[int], Awaitable[None]] | None) -> Callable[[int], Awaitable[None]] | None:
+    """A route's charge: its request is charged once, whichever targets it reaches."""
+    if charge is None:
+        return None
+    done = False
+
+    async def charge_once(n: int) -> None:
+        nonlocal done
+        if not done:
+            await charge(n)
+            done = True
+
+    return charge_once
+
+
+def _priced_quality(plan: GenerationPlan) -> str:
+    """OpenAI's word for the quality a request is priced at (dall-e: standard / hd)."""
+    if plan.quality is not None:
+        return plan.quality
+    return "hd" if plan.spec.family == "dall-e-3" and plan.engine_quality == "high" else "standard"
+
+
 def _describe(plan: GenerationPlan) -> dict[str, Any]:
     return {"model": plan.spec.name, "engine": plan.spec.engine_name, "operation": plan.operation, "n": plan.n,
             "size": plan.size, "quality": plan.quality or plan.engine_quality, "output_format": plan.output_format,
@@ -412,12 +509,19 @@ class Progress:
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.admitted: asyncio.Future[GenerationPlan] = self._loop.create_future()
-        self.partials: asyncio.Queue[tuple[int, int, np.ndarray]] = asyncio.Queue()
+        # Partial images (image, index, pixels), or an upstream's events as ready SSE frames (bytes).
+        self.partials: asyncio.Queue[tuple[int, int, np.ndarray] | bytes] = asyncio.Queue()
         self.ctx: RequestContext | None = None  # the request's, once admitted
+        self.headers: dict[str, str] = {}  # for the stream's response (seed, the model that serves it)
 
-    def started(self, plan: GenerationPlan, ctx: RequestContext) -> None:
+    def started(self, plan: GenerationPlan, ctx: RequestContext, headers: dict[str, str]) -> None:
         self.ctx = ctx
+        self.headers = headers
         self.admitted.set_result(plan)
 
     def partial(self, image: int, index: int, pixels: np.ndarray) -> None:
         self._loop.call_soon_threadsafe(self.partials.put_nowait, (image, index, pixels))
+
+    def relay(self, frame: bytes) -> None:
+        """An upstream's event, relayed as it came (on the event loop)."""
+        self.partials.put_nowait(frame)

@@ -19,6 +19,9 @@ so the sum over the events is the `usage` of the same request without streaming.
 
 An error after `open` is raised from `events()`; the API sends it as an `error` event. Closing the
 iteration early (the client went away) cancels the request: its job leaves the queue or stops.
+
+A forwarded stream (an upstream model, `forwarding.py`) yields the upstream's events as ready SSE
+frames (bytes), as they arrive; its completed events are among them.
 """
 
 from __future__ import annotations
@@ -53,18 +56,19 @@ class ImageStream:
             self._task.result()  # raises: the error goes out as a normal JSON response
         self._plan = self.progress.admitted.result()
 
-    async def events(self) -> AsyncIterator[dict[str, Any] | None]:
+    async def events(self) -> AsyncIterator[dict[str, Any] | bytes | None]:
         assert self._plan is not None, "open() first"
         plan = self._plan
         try:
             while not self._task.done():
                 item = await self._next_partial()
                 if item is not None:
-                    yield await self._partial(plan, *item)
+                    yield item if isinstance(item, bytes) else await self._partial(plan, *item)
                 elif not self._task.done():
                     yield None  # a heartbeat
             while not self.progress.partials.empty():  # sent before the engine finished
-                yield await self._partial(plan, *self.progress.partials.get_nowait())
+                item = self.progress.partials.get_nowait()
+                yield item if isinstance(item, bytes) else await self._partial(plan, *item)
             outcome = self._task.result()  # raises the request's error, if any
             for event in self._completed(outcome):
                 yield event
@@ -75,7 +79,7 @@ class ImageStream:
         if not self._task.done():
             self._task.cancel()  # the job leaves the queue, or its engine call stops
 
-    async def _next_partial(self) -> tuple[int, int, Any] | None:
+    async def _next_partial(self) -> tuple[int, int, Any] | bytes | None:
         """The next partial image, or None when the request finished or `heartbeat` seconds passed."""
         getter = asyncio.ensure_future(self.progress.partials.get())
         try:
@@ -94,6 +98,8 @@ class ImageStream:
         return _indexed(event, plan, image)
 
     def _completed(self, outcome: Outcome) -> list[dict[str, Any]]:
+        if outcome.response is None:
+            return []  # relayed from the upstream, completed events included
         plan, events = outcome.plan, []
         for image, data in enumerate(outcome.response.data):
             first = image == 0

@@ -1,5 +1,7 @@
 """`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, or
-while the server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations)."""
+while the server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations),
+and the circuit breaker of each route target (`targets`: closed, open or half-open; an open breaker
+does not make the server unhealthy, its route skips that target)."""
 
 from __future__ import annotations
 
@@ -20,5 +22,7 @@ async def health(request: Request) -> JSONResponse:
     for spec in request.app.state.catalog:
         models[spec.name]["queue_depth"] = service.worker_for(spec.engine).figures.queue_depth
     workers = {worker.name: worker.figures.as_dict() for worker in service.workers.values()}
-    body = {"status": status, "version": __version__, "models": models, "workers": workers}
+    body = {"status": status, "version": __version__, "models": models, "workers": workers,
+            "routes": {name: list(route.targets) for name, route in request.app.state.catalog.routes.items()},
+            "targets": service.router.health()}
     return JSONResponse(body, status_code=200 if status == "ok" else 503)

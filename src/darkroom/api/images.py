@@ -82,14 +82,14 @@ async def _respond(request: Request, work: Awaitable[Outcome]) -> Response:
     except ClientDisconnected:
         return Response(status_code=499)  # nobody is listening; nginx's "client closed request"
     headers = {
-        "x-darkroom-seed": str(outcome.plan.seeds[0]),
+        **outcome.headers,  # seed, served-by, cost, an upstream's request id
         "x-darkroom-queue-ms": f"{outcome.queue_seconds * 1000:.2f}",
         "x-darkroom-engine-ms": f"{outcome.engine_seconds * 1000:.2f}",
         "x-darkroom-encode-ms": f"{outcome.encode_seconds * 1000:.2f}",
         "x-darkroom-moderation-ms": f"{outcome.moderation_seconds * 1000:.2f}",
     }
     headers.update({f"x-darkroom-{key.replace('_', '-')}": str(value) for key, value in outcome.info.items()})
-    return Response(outcome.response.to_json(), media_type="application/json", headers=headers)
+    return Response(outcome.body(), media_type="application/json", headers=headers)
 
 
 @links.get("/v1/images/files/{name}")
@@ -142,7 +142,7 @@ def _context(request: Request) -> RequestContext:
             record_state(request, await leases.charge_images(key, n))
 
     ctx = RequestContext(request_id=request.state.request_id, base_url=public_base_url(request), charge=charge,
-                         key_name=getattr(request.state, "key_name", None))
+                         key_name=getattr(request.state, "key_name", None), models=getattr(key, "models", None))
     request.state.summary = ctx.summary
     return ctx
 

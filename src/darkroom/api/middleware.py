@@ -39,8 +39,9 @@ from .errors import error_response
 log = logging.getLogger("darkroom.access")  # the JSON lines only
 errors = logging.getLogger("darkroom.api")
 CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before the response started
-SUMMARY_FIELDS = ("model", "engine", "operation", "n", "size", "quality", "output_format", "stream", "images",
-                  "queue_ms", "engine_ms", "encode_ms", "moderation_ms", "moderation")
+SUMMARY_FIELDS = ("model", "served_by", "engine", "operation", "n", "size", "quality", "output_format", "stream",
+                  "images", "queue_ms", "engine_ms", "encode_ms", "moderation_ms", "moderation", "cost_usd",
+                  "upstream_request_id")
 
 
 class RequestContextMiddleware:

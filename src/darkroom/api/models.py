@@ -1,36 +1,49 @@
-"""`GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list/object shape, plus the serving engine."""
+"""`GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list/object shape, plus the serving engine.
+
+A key limited to some models (`darkroom keys create --models`) sees only those, and any other id is
+OpenAI's 404 for a model the key cannot use. A route shows `engine: "route"` and its `targets`.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..catalog import ModelSpec
+from ..catalog import ModelSpec, Route
 from ..errors import ModelNotFound
 
 router = APIRouter()
 
 
-def model_object(spec: ModelSpec) -> dict:
-    return {
+def model_object(spec: ModelSpec | Route) -> dict:
+    body = {
         "id": spec.name,
         "object": "model",
         "created": spec.created,
         "owned_by": "darkroom",
         # Darkroom's additions: what actually draws for this name.
-        "engine": spec.engine_name,
+        "engine": "route" if isinstance(spec, Route) else spec.engine_name,
         "family": spec.family,
         "description": spec.description,
     }
+    if isinstance(spec, Route):
+        body.update(targets=list(spec.targets), strategy=spec.strategy)
+    return body
+
+
+def _visible(request: Request) -> list[ModelSpec | Route]:
+    catalog = request.app.state.catalog
+    allowed = getattr(getattr(request.state, "key", None), "models", None)
+    return [entry for entry in (*catalog, *catalog.routes.values()) if allowed is None or entry.name in allowed]
 
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> dict:
-    return {"object": "list", "data": [model_object(spec) for spec in request.app.state.catalog]}
+    return {"object": "list", "data": [model_object(entry) for entry in _visible(request)]}
 
 
 @router.get("/v1/models/{model_id:path}")
 async def retrieve_model(model_id: str, request: Request) -> dict:
-    spec = request.app.state.catalog.find(model_id)
-    if spec is None:
-        raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
-    return model_object(spec)
+    for entry in _visible(request):
+        if entry.name == model_id:
+            return model_object(entry)
+    raise ModelNotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model")

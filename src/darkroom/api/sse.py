@@ -47,8 +47,7 @@ async def stream_response(request: Request, run: Callable[[Progress], Awaitable[
     except BaseException:
         stream.close()
         raise
-    headers = {"cache-control": "no-cache", "x-accel-buffering": "no",
-               "x-darkroom-seed": str(stream.progress.admitted.result().seeds[0])}
+    headers = {"cache-control": "no-cache", "x-accel-buffering": "no", **stream.progress.headers}
     return EventStreamResponse(_frames(stream, request.state), headers=headers)
 
 
@@ -56,7 +55,10 @@ async def _frames(stream: ImageStream, state: State) -> AsyncIterator[bytes]:
     events = stream.events()
     try:
         async for event in events:
-            yield HEARTBEAT if event is None else _frame(event["type"], event)
+            if isinstance(event, bytes):  # an upstream's event, relayed as it came
+                yield event
+            else:
+                yield HEARTBEAT if event is None else _frame(event["type"], event)
     except Exception as exc:
         error = to_darkroom_error(exc)
         if isinstance(error, ServerError) and not isinstance(exc, DarkroomError):

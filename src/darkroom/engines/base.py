@@ -27,6 +27,11 @@ from its thread with up to that many intermediate pictures per image (index 0, 1
 taken from real intermediate states of the work, never made up afterwards. It may send fewer (a
 run too short to have that many states).
 
+Forwarding engines (`forwards = True`: the upstream engine) take no jobs: the service checks the
+request against its model's rules, then hands the request itself to the engine, which passes the
+upstream's encoded images and usage through (`engines/upstream/`). Their `capabilities` still tell
+the rules what the model takes.
+
 An engine may raise Darkroom's own errors (`errors.py`) for failures a client should see as such
 (out of memory: 503; a value the model cannot take: 400); anything else becomes a sanitised 500.
 """
@@ -133,6 +138,8 @@ class Engine(abc.ABC):
     name: str
     capabilities: Capabilities
     loads_slowly: bool = False  # True: loaded in the background while the server already answers
+    forwards: bool = False  # True: takes requests, not jobs (engines/upstream/); `generate` is never called
+    local_moderation: bool = True  # False: its provider moderates (Darkroom's own checks are skipped)
 
     def load(self) -> None:  # noqa: B027 - optional hook
         """Prepare for work (load weights, warm up). Called once before the first `generate`."""

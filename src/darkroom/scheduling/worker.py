@@ -87,10 +87,12 @@ class EngineWorker:
         live = self._live()
         if live >= self.settings.max_queue:
             self.figures.rejected += 1
-            raise ServiceUnavailable(
+            refused = ServiceUnavailable(
                 f"The server is busy: {live} requests are already queued for this model's engine. Retry shortly.",
                 code="server_overloaded", headers={"Retry-After": str(self.retry_after())},
             )
+            refused.no_work = True  # nothing ran: a route may try its next target
+            raise refused
         ticket = Ticket(job, self.engine.batch_key(job), asyncio.get_running_loop().create_future())
         self._queue.append(ticket)
         self.figures.queue_depth = live + 1
@@ -115,6 +117,11 @@ class EngineWorker:
     @property
     def busy(self) -> bool:
         return bool(self._running or any(not t.cancelled for t in self._queue))
+
+    @property
+    def load(self) -> int:
+        """Jobs waiting plus jobs running (routes' least-busy strategy compares it)."""
+        return self._live() + self._running_jobs
 
     # ---- the worker side ----------------------------------------------------------------------
 
