@@ -51,6 +51,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def closed_port() -> int:
+    """A loopback port with nothing listening on it (connections to it are refused)."""
+    return free_port()
+
+
 def start_server(workdir: Path, config: str, *, api_key: str = API_KEY, env: dict[str, str] | None = None,
                  timeout: float = 60.0) -> LiveServer:
     """Start `darkroom serve` and wait until /health answers."""
