@@ -72,9 +72,15 @@ def test_serve_fails_at_start_naming_the_setting(tmp_path):
     assert "Invalid setting 'max_body_bytes'" in result.stderr
 
 
-def test_serve_refuses_unavailable_engine(tmp_path):
+def test_serve_refuses_an_upstream_without_base_url(tmp_path):
     result = run_cli("serve", "--config", str(write(tmp_path, "[[models]]\nname = 'up'\nengine = 'upstream'\n")))
-    assert result.returncode == 2 and "engine 'upstream' is not available" in result.stderr
+    assert result.returncode == 2 and "Invalid setting 'models.up.base_url'" in result.stderr
+
+
+def test_serve_refuses_an_upstream_whose_key_variable_is_unset(tmp_path):
+    config = "[[models]]\nname = 'up'\nengine = 'upstream'\nbase_url = 'http://127.0.0.1:9/v1'\napi_key_env = 'NO_SUCH_VAR_X'\n"
+    result = run_cli("serve", "--config", str(write(tmp_path, config)))
+    assert result.returncode == 2 and "NO_SUCH_VAR_X is not set" in result.stderr
 
 
 def test_sketch_refuses_unknown_engine_options(tmp_path):

@@ -142,7 +142,7 @@ def build_catalog(settings: Settings, prices: PriceTable | None = None) -> Catal
             routes[config.name] = _route(config, created)
             continue
         if config.name in configured:  # its own engine instance, so its own worker and settings
-            engine = create_engine(config.engine_name, config.engine_options, model=config.name, family=config.family)
+            engine = create_engine(config.engine, config.engine_options, model=config.name, family=config.family)
         else:
             engine = shared_sketch
         specs[config.name] = _spec(config, engine, created, settings.max_pixels, _price(config, engine, prices))
@@ -194,16 +194,16 @@ def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int,
         name=config.name,
         family=config.family,
         engine=engine,
-        engine_name=config.engine_name,
+        engine_name=config.engine,
         transparent_background=transparent and config.family.startswith("gpt-image"),
         transparent_key=config.transparent_key,
         max_pixels=min(cap, config.max_pixels or cap),
-        any_size=config.any_size if config.any_size is not None else config.engine_name == "diffusers",
+        any_size=config.any_size if config.any_size is not None else config.engine == "diffusers",
         scheduling=WorkerSettings(
             max_queue=config.max_queue, batch_window_ms=config.batch_window_ms,
             max_batch_images=config.max_batch_images or min(4, engine.capabilities.max_batch),
         ),
-        description=config.description or (SKETCH_DESCRIPTION if config.engine_name == "sketch" else ""),
+        description=config.description or (SKETCH_DESCRIPTION if config.engine == "sketch" else ""),
         created=created,
         price=price,
         breaker=(config.breaker_failures, config.breaker_cooldown_seconds),

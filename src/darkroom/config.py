@@ -56,7 +56,7 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str = Field(min_length=1, max_length=256)
-    engine: EngineName | None = None  # None: sketch (or, with `targets`, no engine: a route)
+    engine: EngineName = "sketch"  # a route (an entry with `targets`) has none of its own
     family: Family = "gpt-image"
     description: str = ""
     # None: the family's default (gpt-image yes, gpt-image-2 no). dall-e families never allow it.
@@ -93,14 +93,11 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _route_has_no_engine(self) -> "ModelConfig":
-        if self.targets is not None and (self.engine is not None or self.model_extra):
-            extra = ", ".join(["engine"] * (self.engine is not None) + sorted(self.model_extra or {}))
+        given_engine = "engine" in self.model_fields_set
+        if self.targets is not None and (given_engine or self.model_extra):
+            extra = ", ".join(["engine"] * given_engine + sorted(self.model_extra or {}))
             raise ValueError(f"a route (an entry with targets) has no engine of its own, so it takes no {extra}")
         return self
-
-    @property
-    def engine_name(self) -> EngineName:
-        return self.engine or "sketch"
 
     @property
     def is_route(self) -> bool:
