@@ -141,15 +141,17 @@ def test_usage_requests_lists_each_request(live, sent):
     assert lines[0].split()[:4] == ["time", "(UTC)", "key", "model"]
     printed = {fields[-1]: fields for fields in (line.split() for line in lines[1:])}
     for s in sent:
-        # date time key model op n size status in-tokens out-tokens ms error request-id
+        # date time key model served-by op n size status in-tokens out-tokens cost ms error request-id
         fields = printed[s.request_id]
         assert fields[-2] == (s.error_code or "-")
         assert fields[2] == s.key
         if s.model is not None:
             assert fields[3] == s.model
-        assert fields[7:10] == [str(s.status), dash(s.input_tokens), dash(s.output_tokens)]
+        assert fields[8:11] == [str(s.status), dash(s.input_tokens), dash(s.output_tokens)]
         if s.status == 200:
-            assert fields[4:7] == [s.operation, str(s.n), s.size]
+            assert fields[4] == s.model  # served by the model asked for (no route here)
+            assert fields[5:8] == [s.operation, str(s.n), s.size]
+            assert fields[11] == "0.000000"  # the sketch engine costs nothing
 
 
 def dash(value: int | None) -> str:
@@ -165,7 +167,8 @@ def test_usage_totals_per_key_and_model(live, sent):
         _day, key, model, *numbers = line.split()
         for i, value in enumerate(numbers[:4]):
             printed[(key, model)][i] += int(value)
-        errors[key] += int(numbers[4])
+        assert numbers[4] == "0.000000"  # the cost: the sketch engine is free
+        errors[key] += int(numbers[5])
     assert {group: numbers for group, numbers in printed.items() if any(numbers)} == successes(sent)
     assert dict(errors) == {"painter": 1, "editor": 0, "settings#1": 0}
 

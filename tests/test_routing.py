@@ -44,7 +44,7 @@ strategy = "{strategy}"
 
 
 def no_work(status=503):
-    error = UpstreamError(status, {"message": "busy", "type": "server_error", "code": "server_overloaded"})
+    error = UpstreamError.from_envelope(status, {"message": "busy", "type": "server_error", "code": "server_overloaded"})
     error.no_work = True
     return error
 
@@ -78,7 +78,7 @@ async def test_fallback_moves_on_only_after_no_work(tmp_path):
 @pytest.mark.parametrize("error", [
     InvalidRequest("bad size", param="size"),  # the client's own 400
     UpstreamTimeout("slow"),  # ambiguous: the upstream may have done the work
-    UpstreamError(500, {"message": "oops", "type": "server_error", "code": None}),
+    UpstreamError.from_envelope(500, {"message": "oops", "type": "server_error", "code": None}),
 ])
 async def test_no_fallback_after_a_client_error_or_an_ambiguous_failure(tmp_path, error):
     cat = catalog(tmp_path)

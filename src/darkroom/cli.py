@@ -2,7 +2,8 @@
 
     darkroom serve [--host HOST] [--port PORT] [--config FILE]   run the server under uvicorn
     darkroom models [--config FILE]                                list the served models
-    darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N] [--admin]
+    darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N]
+                         [--monthly-budget USD] [--models A,B] [--admin]
     darkroom keys list | darkroom keys revoke NAME                 API keys in the metadata store
     darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger
 
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--rpm", type=_positive, help="requests per minute (default: no limit)")
     create.add_argument("--images-per-minute", type=_positive, help="images per minute (default: no limit)")
     create.add_argument("--monthly-images", type=_positive, help="images per calendar month, UTC (default: no limit)")
+    create.add_argument("--monthly-budget", type=_dollars, metavar="USD",
+                        help="what the key's requests may cost per calendar month (UTC), priced from their usage; "
+                             "past it: 429 insufficient_quota (default: no budget)")
+    create.add_argument("--models", type=_names, metavar="A,B",
+                        help="comma-separated models (or routes) the key may use; others answer 404 model_not_found "
+                             "and /v1/models lists only these (default: every model)")
     create.add_argument("--admin", action="store_true", help="may read GET /v1/usage/images")
     create.set_defaults(func=_keys_create)
     listing = keys_commands.add_parser("list", help="list the keys (never the keys themselves)")
@@ -83,6 +90,23 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return value
+
+
+def _dollars(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be an amount in dollars, e.g. 50 or 12.5") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive amount in dollars")
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("expected one or more model names, comma-separated")
+    return names
 
 
 def _date(text: str) -> float:
@@ -121,8 +145,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _models(settings: Settings, args: argparse.Namespace) -> int:
     from .catalog import build_catalog
 
-    for spec in build_catalog(settings):
+    catalog = build_catalog(settings)
+    for spec in catalog:
         print(f"{spec.name:28} {spec.engine_name:10} {spec.family:12} {spec.description[:60]}")
+    for route in catalog.routes.values():
+        print(f"{route.name:28} {'route':10} {route.family:12} {route.strategy}: {', '.join(route.targets)}")
     return 0
 
 
@@ -133,8 +160,8 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
     store = MetadataStore.open(settings)
     try:
-        record, key = store.keys.create(args.name, Limits(args.rpm, args.images_per_minute, args.monthly_images),
-                                        admin=args.admin)
+        record, key = store.keys.create(args.name, Limits(args.rpm, args.images_per_minute, args.monthly_images,
+                                                          args.monthly_budget), admin=args.admin, models=args.models)
     except InvalidRequest as exc:
         print(f"darkroom: {exc.message}", file=sys.stderr)
         return 1
@@ -153,12 +180,15 @@ def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
         keys = store.keys.list()
     finally:
         store.close()
-    print(f"{'name':24} {'prefix':9} {'status':8} {'admin':5} {'rpm':>6} {'img/min':>8} {'img/month':>10} created (UTC)")
+    print(f"{'name':24} {'prefix':9} {'status':8} {'admin':5} {'rpm':>6} {'img/min':>8} {'img/month':>10} "
+          f"{'$/month':>9} {'created (UTC)':19} models")
     for key in keys:
         limits = key.limits
+        budget = "-" if limits.monthly_budget_usd is None else f"{limits.monthly_budget_usd:.2f}"
         print(f"{key.name:24} {key.prefix + '…':9} {'revoked' if key.revoked_at else 'active':8} "
               f"{'yes' if key.admin else 'no':5} {_num(limits.rpm):>6} {_num(limits.images_per_minute):>8} "
-              f"{_num(limits.monthly_images):>10} {_utc(key.created_at)}")
+              f"{_num(limits.monthly_images):>10} {budget:>9} {_utc(key.created_at)} "
+              f"{','.join(key.models) if key.models is not None else '(all)'}")
     return 0
 
 
@@ -187,35 +217,42 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.requests:
-        print(f"{'time (UTC)':19} {'key':16} {'model':24} {'op':9} {'n':>2} {'size':9} {'status':>6} "
-              f"{'in tok':>7} {'out tok':>8} {'ms':>8} {'error':32} request id")
+        print(f"{'time (UTC)':19} {'key':16} {'model':24} {'served by':24} {'op':9} {'n':>2} {'size':9} "
+              f"{'status':>6} {'in tok':>7} {'out tok':>8} {'cost $':>10} {'ms':>8} {'error':32} request id")
         for row in rows:
             print(f"{_utc(row['created_at'])} {row['key_name'] or '-':16} {row['model'] or '-':24} "
-                  f"{row['operation'] or '-':9} {_num(row['n']):>2} {row['size'] or '-':9} {row['status']:>6} "
-                  f"{_num(row['input_tokens']):>7} {_num(row['output_tokens']):>8} {row['total_ms']:>8.0f} "
+                  f"{row['served_by'] or '-':24} {row['operation'] or '-':9} {_num(row['n']):>2} "
+                  f"{row['size'] or '-':9} {row['status']:>6} {_num(row['input_tokens']):>7} "
+                  f"{_num(row['output_tokens']):>8} {_cost(row['cost_usd']):>10} {row['total_ms']:>8.0f} "
                   f"{_error(row):32} {row['request_id']}")
         return 0
-    totals: dict[tuple, list[int]] = {}
+    totals: dict[tuple, list] = {}
     for row in rows:
         day = _utc(row["created_at"])[:10]
-        group = totals.setdefault((day, row["key_name"] or "-", row["model"] or "-"), [0, 0, 0, 0, 0])
+        group = totals.setdefault((day, row["key_name"] or "-", row["model"] or "-"), [0, 0, 0, 0, 0, 0, False])
         ok = row["status"] == 200
         group[0] += ok
         group[1] += row["images"] if ok else 0
         group[2] += (row["input_tokens"] or 0) if ok else 0
         group[3] += (row["output_tokens"] or 0) if ok else 0
         group[4] += not ok
+        group[5] += round((row["cost_usd"] or 0) * 1_000_000)  # micro-dollars: an exact sum
+        group[6] |= row["cost_usd"] is None and ok  # some cost unknown
     print(f"{'day (UTC)':10} {'key':20} {'model':26} {'requests':>8} {'images':>7} {'in tokens':>10} "
-          f"{'out tokens':>11} {'errors':>6}")
-    for (day, key, model), (requests, images, tokens_in, tokens_out, errors) in sorted(totals.items()):
-        print(f"{day:10} {key:20} {model:26} {requests:>8} {images:>7} {tokens_in:>10} {tokens_out:>11} {errors:>6}")
+          f"{'out tokens':>11} {'cost $':>11} {'errors':>6}")
+    for (day, key, model), (requests, images, tokens_in, tokens_out, errors, micro, unknown) in sorted(totals.items()):
+        cost = _cost(micro / 1_000_000) + ("+?" if unknown else "")
+        print(f"{day:10} {key:20} {model:26} {requests:>8} {images:>7} {tokens_in:>10} {tokens_out:>11} {cost:>11} "
+              f"{errors:>6}")
     return 0
 
 
 def _limits_text(key) -> str:  # noqa: ANN001 - an ApiKey
     parts = [f"{value} {unit}" for value, unit in ((key.limits.rpm, "requests/min"),
-             (key.limits.images_per_minute, "images/min"), (key.limits.monthly_images, "images/month"))
-             if value is not None]
+             (key.limits.images_per_minute, "images/min"), (key.limits.monthly_images, "images/month"),
+             (key.limits.monthly_budget_usd, "USD/month")) if value is not None]
+    if key.models is not None:
+        parts.append("models " + ",".join(key.models))
     return (" (" + ", ".join(parts) + ")") if parts else " (no limits)"
 
 
@@ -224,6 +261,10 @@ def _error(row: dict) -> str:
     if row["moderation"]:
         return f"{row['error_code'] or 'blocked'}({row['moderation']})"
     return row["error_code"] or "-"
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f}"
 
 
 def _num(value) -> str:  # noqa: ANN001

@@ -225,11 +225,19 @@ class BadGateway(DarkroomError):
 
 class UpstreamError(DarkroomError):
     """An error an upstream provider answered, passed through as it was: its status, type, code, param,
-    message and any other keys of its `error` object (e.g. `moderation_details`)."""
+    message and any other keys of its `error` object (e.g. `moderation_details`): `from_envelope`."""
 
-    def __init__(self, status: int, error: dict[str, Any], *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(str(error.get("message") or f"The upstream provider answered HTTP {status}."),
-                         param=error.get("param"), code=error.get("code"), headers=headers,
-                         extra={k: v for k, v in error.items() if k not in ("message", "type", "param", "code")})
+    status = 502
+
+    def __init__(self, message: str, *, status: int = 502, type: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.status = status
-        self.type = error.get("type") or ("server_error" if status >= 500 else "invalid_request_error")
+        self.type = type or ("server_error" if status >= 500 else "invalid_request_error")
+
+    @classmethod
+    def from_envelope(cls, status: int, error: dict[str, Any], *, headers: dict[str, str] | None = None
+                      ) -> UpstreamError:
+        extra = {k: v for k, v in error.items() if k not in ("message", "type", "param", "code")}
+        return cls(str(error.get("message") or f"The upstream provider answered HTTP {status}."), status=status,
+                   type=error.get("type"), param=error.get("param"), code=error.get("code"), headers=headers,
+                   extra=extra)

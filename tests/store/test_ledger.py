@@ -185,10 +185,11 @@ def history(ledger, monkeypatch) -> UsageLedger:
     return ledger
 
 
-def result(images: int, requests: int, tokens_in: int, tokens_out: int, **groups) -> dict:
+def result(images: int, requests: int, tokens_in: int, tokens_out: int, cost_usd: float = 0.0, **groups) -> dict:
     fields = {"source": None, "size": None, "model": None, "api_key_id": None, **groups}
     return {"object": "organization.usage.images.result", "images": images, "num_model_requests": requests,
-            "input_tokens": tokens_in, "output_tokens": tokens_out, **fields, "project_id": None, "user_id": None}
+            "input_tokens": tokens_in, "output_tokens": tokens_out, **fields, "cost_usd": cost_usd,
+            "project_id": None, "user_id": None}
 
 
 def test_buckets_grouped_by_model_and_key(history):

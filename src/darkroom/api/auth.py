@@ -2,8 +2,8 @@
 
 Settings keys are compared in constant time in memory; they are admin keys (the operator's) with no
 limits, named `settings#1`, `settings#2`... in the ledger. Issued keys are looked up by hash in the
-metadata store (`store/keys.py`, cached for a second), carry their own limits and are charged one
-request each here (`store/leases.py` on `store/limits.py`); images are charged by the service once
+metadata store (`store/keys.py`, cached for a second), carry their own limits (a monthly budget in
+dollars is checked here: `store/budgets.py`) and are charged one request each here (`store/leases.py` on `store/limits.py`); images are charged by the service once
 a request's rules passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
 issued) the server is open; once a key has been issued it stays closed, even if every key is revoked.
 
@@ -56,6 +56,7 @@ class ApiKeyAuth:
             raise AuthenticationFailed(
                 f"Incorrect API key provided: {_redact(key)}. Check the keys configured for this Darkroom server.")
         request.state.key, request.state.key_name = found, found.name
+        await self.store.budgets.check(found)  # a monthly budget in dollars (store/budgets.py)
         if found.limits.rpm is not None:
             record_state(request, await self.store.leases.charge_request(found))
 

@@ -6,6 +6,7 @@
     limits.py     per-key token buckets and the monthly quota, shared by every process
     leases.py     the server's per-process leases on them (most requests never touch the database)
     ledger.py     one usage row per image request, written in the background
+    budgets.py    monthly budgets in dollars, from the ledger's costs
     kept.py       images kept by `store_all`, retrievable by their owner only
 
 `MetadataStore.open(settings)` gives all of them on one engine.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..config import Settings
+from .budgets import Budgets
 from .database import database_url, open_database
 from .kept import KeptImages
 from .keys import KeyStore
@@ -34,12 +36,13 @@ class MetadataStore:
     ledger: UsageLedger
     kept: KeptImages
     leases: LeasedLimits
+    budgets: Budgets
 
     @classmethod
     def open(cls, settings: Settings) -> MetadataStore:
         engine = open_database(database_url(settings.database_url, settings.data_dir))
-        limits = RateLimiter(engine)
-        return cls(engine, KeyStore(engine), limits, UsageLedger(engine), KeptImages(engine), LeasedLimits(limits))
+        limits, ledger = RateLimiter(engine), UsageLedger(engine)
+        return cls(engine, KeyStore(engine), limits, ledger, KeptImages(engine), LeasedLimits(limits), Budgets(ledger))
 
     def close(self) -> None:
         self.ledger.close()

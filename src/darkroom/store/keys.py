@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -33,10 +34,12 @@ class Limits:
     rpm: int | None = None  # requests per minute
     images_per_minute: int | None = None
     monthly_images: int | None = None
+    monthly_budget_usd: float | None = None  # what the key's requests may cost per calendar month (UTC)
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.images_per_minute, self.monthly_images))
+        return any(v is not None for v in (self.rpm, self.images_per_minute, self.monthly_images,
+                                           self.monthly_budget_usd))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class ApiKey:
     prefix: str = ""
     created_at: float = 0.0
     revoked_at: float | None = None
+    models: tuple[str, ...] | None = None  # the models it may use; None: every model
 
 
 def hash_key(key: str) -> str:
@@ -65,13 +69,19 @@ class KeyStore:
 
     # ---- administration (the CLI) -------------------------------------------------------------
 
-    def create(self, name: str, limits: Limits = Limits(), admin: bool = False) -> tuple[ApiKey, str]:
-        """A new key: returns its record and the key itself, which is never stored."""
+    def create(self, name: str, limits: Limits = Limits(), admin: bool = False,
+               models: tuple[str, ...] | None = None) -> tuple[ApiKey, str]:
+        """A new key: returns its record and the key itself, which is never stored. `models`: the only
+        models it may use (None: every model)."""
         if not name or len(name) > 100:
             raise InvalidRequest("A key name must be 1 to 100 characters.", param="name")
+        if models is not None and not models:
+            raise InvalidRequest("A key limited to models needs at least one model.", param="models")
         key = PREFIX + secrets.token_urlsafe(32)
         row = dict(name=name, key_hash=hash_key(key), key_prefix=key[:7], admin=admin, rpm=limits.rpm,
                    images_per_minute=limits.images_per_minute, monthly_images=limits.monthly_images,
+                   monthly_budget_usd=limits.monthly_budget_usd,
+                   models=json.dumps(list(models)) if models is not None else None,
                    created_at=time.time(), revoked_at=None)
         try:
             with self.engine.begin() as conn:
@@ -133,6 +143,8 @@ class KeyStore:
 
 
 def _record(row) -> ApiKey:  # noqa: ANN001 - a row mapping
+    models = row["models"]
     return ApiKey(name=row["name"], admin=bool(row["admin"]), id=row["id"], prefix=row["key_prefix"],
-                  limits=Limits(row["rpm"], row["images_per_minute"], row["monthly_images"]),
-                  created_at=row["created_at"], revoked_at=row["revoked_at"])
+                  limits=Limits(row["rpm"], row["images_per_minute"], row["monthly_images"], row["monthly_budget_usd"]),
+                  created_at=row["created_at"], revoked_at=row["revoked_at"],
+                  models=tuple(json.loads(models)) if models is not None else None)

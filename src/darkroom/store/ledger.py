@@ -27,7 +27,7 @@ IMAGE_ROUTES = ("/v1/images/generations", "/v1/images/edits", "/v1/images/variat
 SOURCES = {"generate": "image.generation", "edit": "image.edit", "variation": "image.variation"}
 _SUMMARY_COLUMNS = ("model", "engine", "operation", "n", "size", "quality", "output_format", "stream", "images",
                     "input_tokens", "output_tokens", "total_tokens", "queue_ms", "engine_ms", "encode_ms",
-                    "moderation")
+                    "moderation", "cost_usd", "served_by", "upstream_request_id")
 
 
 class UsageLedger:
@@ -105,6 +105,12 @@ class UsageLedger:
 
     # ---- reading ------------------------------------------------------------------------------
 
+    def spent(self, key: str, since: float) -> float:
+        """What `key`'s requests since `since` cost, in USD (rows not yet written are not counted)."""
+        query = sa.select(sa.func.sum(usage.c.cost_usd)).where(usage.c.key_name == key, usage.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return float(conn.execute(query).scalar_one() or 0.0)
+
     def rows(self, since: float | None = None, key: str | None = None, until: float | None = None) -> list[dict]:
         query = sa.select(usage).order_by(usage.c.created_at)
         if since is not None:
@@ -134,6 +140,7 @@ class UsageLedger:
             totals["num_model_requests"] += 1
             for name in ("input_tokens", "output_tokens"):
                 totals[name] += row[name] or 0
+            totals["cost_usd"] += round((row["cost_usd"] or 0) * 1_000_000)  # micro-dollars: exact sums
         result = []
         for bucket_start in range(int(start), int(end), width):
             results = []
@@ -143,7 +150,7 @@ class UsageLedger:
                 fields = {name: None for name in ("source", "size", "model", "api_key_id")}
                 fields.update(zip(group_by, group))
                 results.append({"object": "organization.usage.images.result", **totals, **fields,
-                                "project_id": None, "user_id": None})
+                                "cost_usd": totals["cost_usd"] / 1_000_000, "project_id": None, "user_id": None})
             result.append({"object": "bucket", "start_time": bucket_start, "end_time": bucket_start + width,
                            "results": results})
         return result

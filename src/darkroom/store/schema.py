@@ -1,9 +1,10 @@
 """The metadata store's tables (SQLAlchemy Core). Migrations in `migrations/` create and change them.
 
-    api_keys       issued keys: name, SHA-256 of the key (never the key), limits, admin flag, revoked_at
+    api_keys       issued keys: name, SHA-256 of the key (never the key), limits, admin flag, revoked_at,
+                   the models it may use, its monthly budget in dollars
     rate_buckets   one token bucket per key and kind ("requests", "images"): tokens left, last refill
     quota_usage    images charged per key and calendar month (UTC), for `monthly_images`
-    usage          the ledger: one row per image request (who, what, tokens, timings, status)
+    usage          the ledger: one row per image request (who, what, tokens, cost, timings, status)
     stored_images  images kept by `store_all`, with their request's metadata and owner
 
 Times are Unix seconds as floats: the same on SQLite and PostgreSQL, and cheap to compare.
@@ -28,6 +29,8 @@ api_keys = sa.Table(
     sa.Column("monthly_images", sa.Integer, nullable=True),
     sa.Column("created_at", Float, nullable=False),
     sa.Column("revoked_at", Float, nullable=True),
+    sa.Column("models", sa.Text, nullable=True),  # a JSON list of model names; NULL: every model (0003)
+    sa.Column("monthly_budget_usd", Float, nullable=True),  # 429 insufficient_quota once spent (0003)
 )
 
 rate_buckets = sa.Table(
@@ -71,6 +74,9 @@ usage = sa.Table(
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("error_code", sa.String(64), nullable=True),
     sa.Column("moderation", sa.String(200), nullable=True),  # a block: "input:sexual" (migration 0002)
+    sa.Column("cost_usd", Float, nullable=True),  # priced from usage (pricing.py); NULL: unknown (0003)
+    sa.Column("served_by", sa.String(256), nullable=True),  # the model that answered (a route's target)
+    sa.Column("upstream_request_id", sa.String(128), nullable=True),  # an upstream model's request id
 )
 
 stored_images = sa.Table(

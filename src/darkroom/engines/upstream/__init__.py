@@ -248,7 +248,7 @@ class UpstreamEngine(Engine):
                 name = name or (event or {}).get("type") or "message"
                 if name == "error" or (event is not None and event.get("type") == "error"):
                     error = (event or {}).get("error")
-                    raise UpstreamError(500, error if isinstance(error, dict) else {"message": "Upstream stream error."})
+                    raise UpstreamError.from_envelope(500, error if isinstance(error, dict) else {"message": "Upstream stream error."})
                 if event is not None and name.endswith(".completed"):
                     _add_usage(relayed, event)
                 done = frame(b"event: " + name.encode() + b"\ndata: " + text.encode() + b"\n\n", event)

@@ -54,9 +54,9 @@ def error_from(status: int, body: bytes, headers: Any, *, model: str, family: st
     elif error is not None and azure and is_content_filter(error):
         failed = content_filtered(error, family, passed)
     elif error is not None:
-        failed = UpstreamError(status, error, headers=passed)
+        failed = UpstreamError.from_envelope(status, error, headers=passed)
     elif status in (429, 503):
-        failed = UpstreamError(status, {"message": f"The upstream provider of model '{model}' is busy (HTTP "
+        failed = UpstreamError.from_envelope(status, {"message": f"The upstream provider of model '{model}' is busy (HTTP "
                                                    f"{status}). Retry shortly.", "type": "server_error",
                                         "code": "rate_limit_exceeded" if status == 429 else "server_overloaded"},
                                headers=passed)
@@ -94,7 +94,7 @@ def content_filtered(error: dict[str, Any], family: str, headers: dict[str, str]
     else:
         mapped = {"message": message, "type": "invalid_request_error", "param": error.get("param"),
                   "code": "content_policy_violation"}
-    return UpstreamError(400, {**mapped, "upstream": error}, headers=headers)
+    return UpstreamError.from_envelope(400, {**mapped, "upstream": error}, headers=headers)
 
 
 def filtered_categories(error: dict[str, Any]) -> list[str]:
