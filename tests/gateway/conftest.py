@@ -3,7 +3,8 @@
     upstream   a plain Darkroom (sketch engine), with its own API key
     gateway    serves `gpt-image-1`, `gpt-image-1.5` and `dall-e-2` from the upstream (engine =
                "upstream", the upstream key read from UPSTREAM_KEY), `hero`: a route whose first
-               target cannot be reached, and `dall-e-2-links`, which passes the upstream's links through
+               target cannot be reached, `dall-e-2-links`, which passes the upstream's links through,
+               and `guarded`, which has Darkroom's own moderation too
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ base_url = "{upstream.v1}"
 api_key_env = "UPSTREAM_KEY"
 upstream_model = "dall-e-2"
 pass_urls = true
+
+[[models]]
+name = "guarded"
+engine = "upstream"
+family = "gpt-image"
+base_url = "{upstream.v1}"
+api_key_env = "UPSTREAM_KEY"
+upstream_model = "gpt-image-1"
+moderation = true
 
 [[models]]
 name = "nowhere"

@@ -203,3 +203,16 @@ def test_pictures_are_real(via):
     image = Image.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
     assert image.format == "JPEG" and image.size == (1024, 1024)
     assert np.asarray(image).std() > 5  # a picture, not a flat fill
+
+
+def test_local_moderation_when_the_model_asks_for_it(via, upstream):
+    before = upstream.log().count('"path":"/v1/images/generations"')
+    with pytest.raises(openai.BadRequestError) as caught:
+        via.images.generate(model="guarded", prompt="explicit porn of a naked woman")
+    assert caught.value.code == "moderation_blocked"
+    assert "x-darkroom-upstream-request-id" not in caught.value.response.headers  # blocked here, before any call
+    assert upstream.log().count('"path":"/v1/images/generations"') == before
+    raw = via.images.with_raw_response.generate(model="guarded", prompt=HERO, quality="low", stream=False)
+    assert float(raw.headers["x-darkroom-moderation-ms"]) > 0  # the prompt and the returned image were checked
+    events = list(via.images.generate(model="guarded", prompt=HERO, quality="low", stream=True, partial_images=1))
+    assert [e.type for e in events] == ["image_generation.partial_image", "image_generation.completed"]
