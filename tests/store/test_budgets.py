@@ -13,13 +13,7 @@ from darkroom.store.budgets import Budgets, month_start
 from darkroom.store.keys import KeyStore, Limits
 from darkroom.store.ledger import UsageLedger
 
-
-@pytest.fixture()
-def ledger(engine) -> UsageLedger:
-    ledger = UsageLedger(engine)
-    ledger.start()
-    yield ledger
-    ledger.close()
+from .test_ledger import ledger  # noqa: F401 - the fixture: a started ledger on each database
 
 
 def spend(ledger: UsageLedger, key: str, *costs: float | None) -> None:
