@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image as PILImage
 
+from .context import Outcome, Progress, RequestContext
 from .engines.upstream import Forwarded, Reply, UpstreamEngine
 from .errors import BadGateway
 from .postprocess.sources import sniff
@@ -34,7 +35,7 @@ from .rules import GenerationPlan
 from .scheduling.gate import ForwardingGate
 
 if TYPE_CHECKING:
-    from .service import ImageService, Outcome, Progress, RequestContext
+    from .service import ImageService
 
 
 class Forwarder:
@@ -43,8 +44,6 @@ class Forwarder:
 
     async def run(self, plan: GenerationPlan, call: Forwarded, ctx: RequestContext, progress: Progress | None,
                   moderation_s: float) -> Outcome:
-        from .service import Outcome
-
         engine: UpstreamEngine = plan.spec.engine  # type: ignore[assignment] - a forwarding engine
         engine.check(plan.output_format)
         gate: ForwardingGate = self.service.worker_for(engine)  # type: ignore[assignment]

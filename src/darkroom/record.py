@@ -5,7 +5,7 @@ of its response has gone out (for a stream, after its last event), and hands it 
 `app.state.finishers`, in order. A finisher must be quick and must not raise (it runs on the event
 loop: anything slow, such as a database write, is queued for a thread of its own).
 
-`summary` is what the service filled in (`service.RequestContext.summary`): model, engine,
+`summary` is what the service filled in (`context.RequestContext.summary`): model, engine,
 operation, n, size, quality, output_format, stream, then images, queue_ms, engine_ms, encode_ms and
 the token counts once the images were made. A request refused before its model was known has an
 empty summary.

@@ -34,12 +34,13 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+
 from typing import Any
 
 import numpy as np
 
 from .catalog import Catalog, ModelSpec
+from .context import Outcome, Progress, RequestContext
 from .config import DEFAULT_MODERATION
 from .edit_rules import DEFAULT_EDIT_MODEL, plan_edit, plan_variation
 from .engines.base import Engine, Generation, GenerationJob, PartialCallback
@@ -72,45 +73,6 @@ from .store.kept import KeptImages
 
 log = logging.getLogger("darkroom.service")
 DRAINING_RETRY_AFTER_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """What the service needs to know about the HTTP request it serves."""
-
-    request_id: str
-    base_url: str  # public base for signed links, without a trailing slash
-    # Filled in by the service as the request goes (model, engine, size, timings, usage...): what the
-    # ledger, the metrics and the access log record about it once it has ended (`record.py`).
-    summary: dict[str, Any] = field(default_factory=dict)
-    # Charges the request's images to its API key's limits once its rules passed (429 when over).
-    charge: Callable[[int], Awaitable[None]] | None = None
-    key_name: str | None = None  # the API key's name: the owner of images kept by `store_all`
-    models: tuple[str, ...] | None = None  # the models the API key may use; None: every model
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A finished request: the response and the figures worth logging."""
-
-    response: ImagesResponse | None  # None when the body is an upstream's, passed through (`raw`)
-    plan: GenerationPlan
-    queue_seconds: float
-    engine_seconds: float
-    encode_seconds: float  # from the engine's end to the response: cut-out, moderation, encoding, storing
-    moderation_seconds: float  # the prompt's and input images' checks, plus the output checks (which
-    # run while the images are encoded, so part of this is also in encode_seconds)
-    info: dict[str, str | int | float]  # what the engine reports about the run (steps, scheduler...)
-    raw: bytes | None = None  # a forwarded response's JSON body as the upstream sent it
-    headers: dict[str, str] = field(default_factory=dict)  # x-darkroom-* headers for the response
-    usage: dict[str, Any] | None = None  # for the cost
-    images: int = 0
-
-    def body(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        assert self.response is not None
-        return self.response.to_json()
 
 
 class ImageService:
@@ -498,30 +460,3 @@ def _job(plan: GenerationPlan, on_partial: PartialCallback | None) -> Generation
         scheduler=plan.scheduler, operation=plan.operation, source=plan.source,
         partial_images=plan.partial_images if on_partial else 0, on_partial=on_partial,
     )
-
-
-class Progress:
-    """What a streaming request hears while it runs: when it was admitted, and each partial image.
-
-    `partial` is called from the engine's thread; it only hands the pixels over to the event loop.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.admitted: asyncio.Future[GenerationPlan] = self._loop.create_future()
-        # Partial images (image, index, pixels), or an upstream's events as ready SSE frames (bytes).
-        self.partials: asyncio.Queue[tuple[int, int, np.ndarray] | bytes] = asyncio.Queue()
-        self.ctx: RequestContext | None = None  # the request's, once admitted
-        self.headers: dict[str, str] = {}  # for the stream's response (seed, the model that serves it)
-
-    def started(self, plan: GenerationPlan, ctx: RequestContext, headers: dict[str, str]) -> None:
-        self.ctx = ctx
-        self.headers = headers
-        self.admitted.set_result(plan)
-
-    def partial(self, image: int, index: int, pixels: np.ndarray) -> None:
-        self._loop.call_soon_threadsafe(self.partials.put_nowait, (image, index, pixels))
-
-    def relay(self, frame: bytes) -> None:
-        """An upstream's event, relayed as it came (on the event loop)."""
-        self.partials.put_nowait(frame)
