@@ -98,3 +98,11 @@ def test_models_command_lists_the_catalog(tmp_path):
 def test_help_describes_serve():
     result = run_cli("serve", "--help")
     assert result.returncode == 0 and "--config FILE" in result.stdout and "--port" in result.stdout
+
+
+def test_models_command_lists_routes(tmp_path):
+    config = "[[models]]\nname = 'hero'\ntargets = ['gpt-image-1', 'gpt-image-1.5']\nstrategy = 'round-robin'\n"
+    result = run_cli("models", "--config", str(write(tmp_path, config)))
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("hero")]
+    assert line.split()[1] == "route" and "round-robin: gpt-image-1, gpt-image-1.5" in line
