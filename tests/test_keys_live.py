@@ -94,6 +94,52 @@ def test_the_cli_refuses_a_zero_limit(live):
     assert "--rpm: must be a positive integer" in done.stderr
 
 
+def test_the_cli_issues_a_key_limited_to_models_with_a_budget(live):
+    done = darkroom_cli(live, "keys", "create", "--name", "partner", "--models", " gpt-image-1, ,dall-e-3,gpt-image-1",
+                        "--monthly-budget", "12.5")
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert done.stderr == ("Key 'partner' created (12.5 USD/month, models gpt-image-1,dall-e-3). "
+                           "This is the only time it is shown.\n")
+    create_key(live, "everything")
+    lines = {line.split()[0]: line.split() for line in darkroom_cli(live, "keys", "list").stdout.splitlines()}
+    assert lines["name"][7:] == ["$/month", "created", "(UTC)", "models"]
+    # name prefix status admin rpm img/min img/month $/month date time models
+    assert (lines["partner"][7], lines["partner"][10]) == ("12.50", "gpt-image-1,dall-e-3")
+    assert (lines["everything"][7], lines["everything"][10]) == ("-", "(all)")
+
+    client = sdk(live, key)
+    assert sorted(model.id for model in client.models.list()) == ["dall-e-3", "gpt-image-1"]
+    assert len(generate(client).data) == 1  # a budget with nothing spent yet
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.images.generate(model="gpt-image-1-mini", prompt=PROMPT, quality="low")
+    assert caught.value.code == "model_not_found"
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--models", " , ", "--models: expected one or more model names, comma-separated"),
+    ("--monthly-budget", "0", "--monthly-budget: must be a positive amount in dollars"),
+    ("--monthly-budget", "-3", "--monthly-budget: must be a positive amount in dollars"),
+    ("--monthly-budget", "nan", "--monthly-budget: must be a positive amount in dollars"),
+    ("--monthly-budget", "ten", "--monthly-budget: must be an amount in dollars, e.g. 50 or 12.5"),
+])
+def test_the_cli_refuses_empty_models_and_bad_budgets(live, flag, value, message):
+    done = darkroom_cli(live, "keys", "create", "--name", "refused", flag, value)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert message in done.stderr
+    assert "refused " not in darkroom_cli(live, "keys", "list").stdout
+
+
+def test_the_cli_help_says_what_models_and_budgets_do(live):
+    done = darkroom_cli(live, "keys", "create", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "--monthly-budget USD what the key's requests may cost per calendar month (UTC)" in text
+    assert "insufficient_quota" in text
+    assert "--models A,B comma-separated models (or routes) the key may use" in text
+    assert "model_not_found" in text
+
+
 def test_an_unknown_key_is_refused(live):
     with pytest.raises(openai.AuthenticationError) as caught:
         sdk(live, "dr-" + "x" * 43).models.list()

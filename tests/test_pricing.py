@@ -41,6 +41,25 @@ def test_gpt_image_1_5_text_output_and_cached_input():
     assert cost("gpt-image-1.5", usage(text_in=100, image_out=4160, text_out=10, cached=40)) == 0.13357
 
 
+def test_cached_tokens_beyond_the_text_are_cached_image_tokens():
+    # gpt-image-1: 50 text tokens, 1000 image tokens, 250 cached: all 50 text cached (50*$1.25 = 62.5),
+    # 200 image cached (200*$2.50 = 500), 800 image at $10 (8000); 272 out at $40 (10880) -> 19442.5 -> 19442
+    assert cost("gpt-image-1", usage(text_in=50, image_in=1000, image_out=272, cached=250)) == 0.019442
+
+
+def test_a_cached_split_is_used_as_given():
+    u = usage(text_in=50, image_in=1000, image_out=272, cached=250)
+    u["input_tokens_details"]["cached_tokens_details"] = {"text_tokens": 0, "image_tokens": 250}
+    # 50*$5 (250) + 250*$2.50 (625) + 750*$10 (7500) + 272*$40 (10880)
+    assert cost("gpt-image-1", u) == 0.019255
+
+
+def test_usage_without_details():
+    # no details: input tokens are text, output tokens are image
+    bare = {"input_tokens": 20, "output_tokens": 1056, "total_tokens": 1076}
+    assert cost("gpt-image-1", bare) == 0.04234
+
+
 def test_micro_dollar_rounding_is_half_even():
     # 1 cached text token of gpt-image-1-mini: $0.20/M = 0.2 micro-dollars: rounds to 0
     assert cost("gpt-image-1-mini", usage(text_in=1, cached=1)) == 0.0
@@ -53,6 +72,8 @@ def test_dall_e_per_image():
     assert cost("dall-e-3", None, images=1, quality="standard", size="1024x1024") == 0.04
     assert cost("dall-e-2", None, images=3, quality="standard", size="512x512") == 0.054
     assert cost("dall-e-2", None, images=1, size="333x333") is None  # no price for that size: unknown
+    assert cost("dall-e-3", None, images=1, quality=None, size="1024x1024") == 0.04  # the default: standard
+    assert cost("gpt-image-1", None, images=1, quality="auto", size="1024x1536") == 0.063  # auto: medium
 
 
 def test_per_image_only_without_usage():
@@ -60,9 +81,17 @@ def test_per_image_only_without_usage():
     assert cost("gpt-image-1", usage(image_out=1), images=2, quality="medium", size="1024x1024") == 0.00004
 
 
+def test_a_model_priced_only_per_image_is_priced_per_image_even_with_usage():
+    flat = ModelPrice(per_image=0.002)
+    assert cost_usd(flat, usage(text_in=9, image_out=1056), images=3, quality="high", size="1024x1024") == 0.006
+    by_size = ModelPrice(per_image={"512x512": 0.001})
+    assert cost_usd(by_size, usage(image_out=5), images=1, quality=None, size="1024x1024") is None
+
+
 def test_unknown_models_and_unpriced_token_kinds_are_unknown_never_zero():
     assert cost("no-such-model", usage(image_out=100)) is None
-    assert cost("gpt-image-2", usage(image_out=100, text_out=5)) is None  # no text output price for it
+    assert cost("gpt-image-1", usage(image_out=100, text_out=5)) is None  # no text output price for it
+    assert cost("gpt-image-2", None, images=1, quality="low", size="1024x1024") is None  # no per-image price
     free = ModelPrice(text_input=0, image_output=0)
     assert cost_usd(free, usage(text_in=5, image_out=9), images=1, quality=None, size=None) == 0.0
 
@@ -70,6 +99,12 @@ def test_unknown_models_and_unpriced_token_kinds_are_unknown_never_zero():
 def test_every_openai_image_model_has_a_price():
     for name in OPENAI_MODELS:
         assert TABLE.get(name) is not None, name
+
+
+def test_a_dated_snapshot_costs_what_its_model_costs():
+    u = usage(text_in=40, image_in=500, image_out=7024, text_out=3, cached=10)
+    assert cost("gpt-image-2-2026-04-21", u) == cost("gpt-image-2", u) is not None
+    assert cost("chatgpt-image-latest", u) == cost("gpt-image-1.5", u) is not None
 
 
 @pytest.mark.parametrize("text, message", [

@@ -5,7 +5,10 @@
     darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N]
                          [--monthly-budget USD] [--models A,B] [--admin]
     darkroom keys list | darkroom keys revoke NAME                 API keys in the metadata store
-    darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger
+    darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger, with costs in USD
+
+A key may be limited to some models (`--models`: others are a 404 to it) and given a monthly budget in
+dollars (`--monthly-budget`: once its requests this month, UTC, cost that much, a 429 insufficient_quota).
 
 Every subcommand reads the same settings: defaults < --config FILE (or DARKROOM_CONFIG) <
 DARKROOM_* environment variables < flags.
@@ -18,6 +21,7 @@ import datetime as dt
 import logging
 import sys
 import time
+from dataclasses import dataclass
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
@@ -75,10 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_keys_revoke)
 
     usage = commands.add_parser("usage", help="print the usage ledger", description="Usage per day, key and model "
-                                "from the ledger (successful requests; errors counted apart).")
+                                "from the ledger (successful requests; errors counted apart). Costs are in USD, "
+                                "priced from each request's usage: '-' where unknown (a model with no price), "
+                                "'+?' after a sum that leaves some out.")
     usage.add_argument("--since", type=_date, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC; default: 30 days ago)")
     usage.add_argument("--key", help="only this key's name")
-    usage.add_argument("--requests", action="store_true", help="one line per request instead of totals")
+    usage.add_argument("--requests", action="store_true",
+                       help="one line per request instead of totals, with its cost and the model that served it")
     usage.set_defaults(func=_usage)
     for sub in (create, listing, revoke, usage):
         sub.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
@@ -184,7 +191,7 @@ def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
           f"{'$/month':>9} {'created (UTC)':19} models")
     for key in keys:
         limits = key.limits
-        budget = "-" if limits.monthly_budget_usd is None else f"{limits.monthly_budget_usd:.2f}"
+        budget = _budget(limits.monthly_budget_usd)
         print(f"{key.name:24} {key.prefix + '…':9} {'revoked' if key.revoked_at else 'active':8} "
               f"{'yes' if key.admin else 'no':5} {_num(limits.rpm):>6} {_num(limits.images_per_minute):>8} "
               f"{_num(limits.monthly_images):>10} {budget:>9} {_utc(key.created_at)} "
@@ -226,25 +233,52 @@ def _usage(settings: Settings, args: argparse.Namespace) -> int:
                   f"{_num(row['output_tokens']):>8} {_cost(row['cost_usd']):>10} {row['total_ms']:>8.0f} "
                   f"{_error(row):32} {row['request_id']}")
         return 0
-    totals: dict[tuple, list] = {}
+    totals: dict[tuple, _Totals] = {}
     for row in rows:
-        day = _utc(row["created_at"])[:10]
-        group = totals.setdefault((day, row["key_name"] or "-", row["model"] or "-"), [0, 0, 0, 0, 0, 0, False])
-        ok = row["status"] == 200
-        group[0] += ok
-        group[1] += row["images"] if ok else 0
-        group[2] += (row["input_tokens"] or 0) if ok else 0
-        group[3] += (row["output_tokens"] or 0) if ok else 0
-        group[4] += not ok
-        group[5] += round((row["cost_usd"] or 0) * 1_000_000)  # micro-dollars: an exact sum
-        group[6] |= row["cost_usd"] is None and ok  # some cost unknown
+        totals.setdefault((_utc(row["created_at"])[:10], row["key_name"] or "-", row["model"] or "-"),
+                          _Totals()).add(row)
     print(f"{'day (UTC)':10} {'key':20} {'model':26} {'requests':>8} {'images':>7} {'in tokens':>10} "
           f"{'out tokens':>11} {'cost $':>11} {'errors':>6}")
-    for (day, key, model), (requests, images, tokens_in, tokens_out, errors, micro, unknown) in sorted(totals.items()):
-        cost = _cost(micro / 1_000_000) + ("+?" if unknown else "")
-        print(f"{day:10} {key:20} {model:26} {requests:>8} {images:>7} {tokens_in:>10} {tokens_out:>11} {cost:>11} "
-              f"{errors:>6}")
+    for (day, key, model), s in sorted(totals.items()):
+        print(f"{day:10} {key:20} {model:26} {s.requests:>8} {s.images:>7} {s.tokens_in:>10} {s.tokens_out:>11} "
+              f"{s.cost():>11} {s.errors:>6}")
     return 0
+
+
+@dataclass
+class _Totals:
+    """One line of `darkroom usage`: successful requests and what they made; errors apart; costs of all."""
+
+    requests: int = 0
+    images: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    errors: int = 0
+    micro_usd: int = 0  # an exact sum
+    priced: int = 0
+    unpriced: int = 0  # successful requests whose cost is unknown
+
+    def add(self, row: dict) -> None:
+        ok = row["status"] == 200
+        if ok:
+            self.requests += 1
+            self.images += row["images"]
+            self.tokens_in += row["input_tokens"] or 0
+            self.tokens_out += row["output_tokens"] or 0
+        else:
+            self.errors += 1
+        if row["cost_usd"] is not None:
+            self.micro_usd += round(row["cost_usd"] * 1_000_000)
+            self.priced += 1
+        elif ok:
+            self.unpriced += 1
+
+    def cost(self) -> str:
+        """The sum; "-" if no successful request's cost is known, and "+?" after it when some are not
+        (failed requests cost nothing unless the ledger says otherwise)."""
+        if self.unpriced and not self.priced:
+            return "-"
+        return _cost(self.micro_usd / 1_000_000) + ("+?" if self.unpriced else "")
 
 
 def _limits_text(key) -> str:  # noqa: ANN001 - an ApiKey
@@ -261,6 +295,13 @@ def _error(row: dict) -> str:
     if row["moderation"]:
         return f"{row['error_code'] or 'blocked'}({row['moderation']})"
     return row["error_code"] or "-"
+
+
+def _budget(value: float | None) -> str:
+    """Dollars and cents, or every digit of a budget finer than a cent; "-" for none."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if round(value, 2) == value else f"{value:g}"
 
 
 def _cost(value: float | None) -> str:

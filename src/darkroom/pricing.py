@@ -6,10 +6,14 @@
 
 Token prices are USD per 1M tokens, per kind as OpenAI publishes them: text input, cached text
 input, image input, cached image input, text output, image output. `usage` is priced whenever a
-response has one: input text tokens at the text price (those reported as `cached_tokens` at the
-cached text price), input image tokens at the image price, output image and text tokens at theirs
-(no `output_tokens_details`: all output tokens are image tokens). A per-image price is used only for
-a response without `usage` (dall-e models), by quality and size.
+response has one: input text tokens at the text price, input image tokens at the image price, output
+image and text tokens at theirs (no `output_tokens_details`: all output tokens are image tokens; no
+`input_tokens_details`: all input tokens are text tokens). Cached input tokens are part of those
+counts and are priced at the cached price of their kind: split as `cached_tokens_details` says
+(`text_tokens`, `image_tokens`, OpenAI's shape elsewhere), else text first and any remainder as image.
+A per-image price is used only for a response without `usage` (dall-e models), or for a model that
+has no token price at all (`prices = { per_image = 0.002 }` on a local model), by quality (`auto` or
+none: the model's default, `medium`, or `standard` for dall-e-3) and size.
 
 A price of $X per 1M tokens is X micro-dollars per token, so costs are summed exactly (as Decimals)
 and rounded to the micro-dollar (half-even). `None` means "cannot be priced": no price at all, or
@@ -43,8 +47,13 @@ class ModelPrice(BaseModel):
     cached_image_input: Money | None = Field(default=None, ge=0)
     text_output: Money | None = Field(default=None, ge=0)
     image_output: Money | None = Field(default=None, ge=0)
-    # Only for responses without usage: flat, {size: usd} or {quality: {size: usd}}.
+    # Only for responses without usage (or models with no token price): flat, {size: usd} or {quality: {size: usd}}.
     per_image: Money | dict[str, Money] | dict[str, dict[str, Money]] | None = None
+
+    @property
+    def by_tokens(self) -> bool:
+        """Whether a response's usage is priced by its tokens (any token price set), not per image."""
+        return any(value is not None for name, value in self if name != "per_image")
 
 
 class PriceTable:
@@ -78,22 +87,21 @@ def cost_usd(price: ModelPrice | None, usage: dict[str, Any] | None, *, images: 
     """The cost in USD, to the micro-dollar; None when it cannot be priced (see the module docstring)."""
     if price is None:
         return None
-    total = _tokens_cost(price, usage) if usage is not None else _images_cost(price, images, quality, size)
+    by_tokens = usage is not None and price.by_tokens
+    total = _tokens_cost(price, usage) if by_tokens else _images_cost(price, images, quality, size)
     return None if total is None else float(total.quantize(MICRO, rounding=ROUND_HALF_EVEN))
 
 
 def _tokens_cost(price: ModelPrice, usage: dict[str, Any]) -> Decimal | None:
-    inputs = usage.get("input_tokens_details") or {}
+    text_in, image_in, cached_text, cached_image = _input_tokens(usage)
     outputs = usage.get("output_tokens_details")
-    image_in = _count(inputs.get("image_tokens"))
-    cached = _count(inputs.get("cached_tokens"))
-    text_in = _count(inputs.get("text_tokens")) if "text_tokens" in inputs else _count(usage.get("input_tokens")) - image_in
     if outputs:
         image_out, text_out = _count(outputs.get("image_tokens")), _count(outputs.get("text_tokens"))
     else:
         image_out, text_out = _count(usage.get("output_tokens")), 0
-    parts = ((max(0, text_in - cached), price.text_input), (min(cached, text_in), price.cached_text_input),
-             (image_in, price.image_input), (image_out, price.image_output), (text_out, price.text_output))
+    parts = ((text_in - cached_text, price.text_input), (cached_text, price.cached_text_input),
+             (image_in - cached_image, price.image_input), (cached_image, price.cached_image_input),
+             (image_out, price.image_output), (text_out, price.text_output))
     total = Decimal(0)
     for tokens, per_million in parts:
         if not tokens:
@@ -104,10 +112,27 @@ def _tokens_cost(price: ModelPrice, usage: dict[str, Any]) -> Decimal | None:
     return total
 
 
+def _input_tokens(usage: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(text, image, cached text, cached image) input tokens; the cached ones are part of the first two."""
+    details = usage.get("input_tokens_details") or {}
+    image = _count(details.get("image_tokens"))
+    if "text_tokens" in details:
+        text = _count(details["text_tokens"])
+    else:
+        text = max(0, _count(usage.get("input_tokens")) - image)
+    split = details.get("cached_tokens_details")
+    if isinstance(split, dict):
+        return text, image, min(text, _count(split.get("text_tokens"))), min(image, _count(split.get("image_tokens")))
+    cached = _count(details.get("cached_tokens"))
+    return text, image, min(text, cached), min(image, max(0, cached - text))
+
+
 def _images_cost(price: ModelPrice, images: int, quality: str | None, size: str | None) -> Decimal | None:
     table = price.per_image
     if isinstance(table, dict) and table and isinstance(next(iter(table.values())), dict):
-        table = table.get("medium" if quality in (None, "auto") else quality)  # type: ignore[assignment]
+        if quality in (None, "auto"):  # the model's default: gpt-image's medium, dall-e-3's standard
+            quality = "medium" if "medium" in table else "standard"
+        table = table.get(quality)  # type: ignore[assignment]
     if isinstance(table, dict):
         table = table.get(size or "")  # type: ignore[assignment]
     if table is None or isinstance(table, dict):

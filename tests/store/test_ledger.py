@@ -9,6 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from darkroom.cli import main
 from darkroom.record import RequestRecord
 from darkroom.store import ledger as ledger_module
 from darkroom.store.ledger import UsageLedger
@@ -228,3 +229,33 @@ def test_bucket_times_are_whole_seconds(history):
 
 def sorted_results(bucket: dict) -> list[dict]:
     return sorted(bucket["results"], key=lambda r: tuple(str(r[k]) for k in ("source", "size", "model", "api_key_id")))
+
+
+def test_darkroom_usage_prints_costs(ledger, engine, tmp_path, capsys):
+    # `darkroom usage` on this store: costs summed per day, key and model; "-" where none is known,
+    # "+?" after a sum that leaves some out; failed requests cost nothing
+    for request in (record("c1", key="a", model="gpt-image-1", images=1, cost_usd=0.1, served_by="upstream-a"),
+                    record("c2", key="a", model="gpt-image-1", images=1, cost_usd=0.023456),
+                    record("c3", key="a", model="gpt-image-1", images=1, cost_usd=None),
+                    record("c4", key="b", model="hero", images=1, cost_usd=None),
+                    record("c5", key="c", model="gpt-image-1", status=400, error_code="invalid_value"),
+                    record("c6", key="d", model="gpt-image-1", images=1, cost_usd=0.01)):
+        ledger.record(request)
+    assert ledger.flush(5)
+    config = tmp_path / "darkroom.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n'
+                      f'database_url = "{engine.url.render_as_string(hide_password=False)}"\n')
+
+    assert main(["usage", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-3:] == ["cost", "$", "errors"]
+    costs = {(fields[1], fields[2]): (fields[-2], fields[-1]) for fields in map(str.split, lines[1:])}
+    assert costs == {("a", "gpt-image-1"): ("0.123456+?", "0"), ("b", "hero"): ("-", "0"),
+                     ("c", "gpt-image-1"): ("0.000000", "1"), ("d", "gpt-image-1"): ("0.010000", "0")}
+
+    assert main(["usage", "--config", str(config), "--requests", "--key", "a"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "served by" in lines[0] and "cost $" in lines[0]
+    # date time key model served-by op n size status in out cost ms error request-id
+    printed = {fields[-1]: (fields[4], fields[11]) for fields in map(str.split, lines[1:])}
+    assert printed == {"c1": ("upstream-a", "0.100000"), "c2": ("-", "0.023456"), "c3": ("-", "-")}

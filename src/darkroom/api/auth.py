@@ -2,9 +2,10 @@
 
 Settings keys are compared in constant time in memory; they are admin keys (the operator's) with no
 limits, named `settings#1`, `settings#2`... in the ledger. Issued keys are looked up by hash in the
-metadata store (`store/keys.py`, cached for a second), carry their own limits (a monthly budget in
-dollars is checked here: `store/budgets.py`) and are charged one request each here (`store/leases.py` on `store/limits.py`); images are charged by the service once
-a request's rules passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
+metadata store (`store/keys.py`, cached for a second) and carry their own limits: a monthly budget in
+dollars is checked here (`store/budgets.py`), and each request is charged one request token here
+(`store/leases.py` on `store/limits.py`); images are charged by the service once a request's rules
+passed (`RequestContext.charge`). With no key configured anywhere (none in the settings, none ever
 issued) the server is open; once a key has been issued it stays closed, even if every key is revoked.
 
 On success `request.state.key` is the `ApiKey` (never the key itself) and `request.state.key_name`

@@ -6,8 +6,10 @@ now), `bucket_width` (`1m`, `1h` or `1d`, default `1d`), `group_by` (any of `mod
 `api_key_id`), the filters `models`, `sizes`, `sources` and `api_key_ids` (key names; `api_key_id`
 takes one), each repeated or comma-separated, and `limit` (buckets, 1-31 for 1d as OpenAI caps it;
 1-168 for 1h, 1-1440 for 1m). Each result has `images`, `num_model_requests`, and Darkroom's
-`input_tokens` / `output_tokens`; `api_key_id` holds a key's name. OpenAI's `project_ids`,
-`user_ids` and `page` have nothing to act on here and are refused, as is any other parameter.
+`input_tokens` / `output_tokens` and `cost_usd` (the sum of the requests' costs in USD, to the
+micro-dollar, priced from their usage by `pricing.py`; requests whose cost is unknown add nothing);
+`api_key_id` holds a key's name. OpenAI's `project_ids`, `user_ids` and `page` have nothing to act
+on here and are refused, as is any other parameter.
 """
 
 from __future__ import annotations

@@ -77,6 +77,13 @@ class KeyStore:
             raise InvalidRequest("A key name must be 1 to 100 characters.", param="name")
         if models is not None and not models:
             raise InvalidRequest("A key limited to models needs at least one model.", param="models")
+        for model in models or ():
+            if not model or len(model) > 100 or model != model.strip():
+                raise InvalidRequest(f"Invalid model name {model!r}: expected 1 to 100 characters, no surrounding "
+                                     "blanks.", param="models")
+        if limits.monthly_budget_usd is not None and not limits.monthly_budget_usd > 0:
+            raise InvalidRequest(f"Invalid monthly budget: {limits.monthly_budget_usd}. It must be a positive "
+                                 "amount in dollars.", param="monthly_budget_usd")
         key = PREFIX + secrets.token_urlsafe(32)
         row = dict(name=name, key_hash=hash_key(key), key_prefix=key[:7], admin=admin, rpm=limits.rpm,
                    images_per_minute=limits.images_per_minute, monthly_images=limits.monthly_images,
