@@ -15,28 +15,19 @@ from darkroom.store.budgets import Budgets, month_start
 from darkroom.store.keys import KeyStore, Limits
 from darkroom.store.ledger import UsageLedger
 
+from .test_keys import Clock as KeysClock
 from .test_ledger import ledger  # noqa: F401 - the fixture: a started ledger on each database
 
 DECEMBER = 1_796_083_200.0  # 2026-12-01 00:00:00 UTC
 
 
-class Clock:
+class Clock(KeysClock):
     """Stands in for the `time` module inside budgets.py and ledger.py: `time()` (the month, the rows'
     created_at) and `monotonic()` (the cache) move only when told; `sleep` is the real one."""
 
     def __init__(self, now: float) -> None:
+        super().__init__()
         self.now = now
-        self.mono = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.mono += seconds
 
     @staticmethod
     def sleep(seconds: float) -> None:

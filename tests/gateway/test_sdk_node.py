@@ -1,6 +1,6 @@
 """Darkroom as a gateway with the official npm `openai` SDK: tests/node/gateway.test.mjs against a live gateway
-fronting a live Darkroom upstream, both started here (the configuration of tests/gateway/conftest.py: the
-gateway serves gpt-image-1 and dall-e-2, among others, from the upstream, whose key it reads from UPSTREAM_KEY).
+fronting a live Darkroom upstream: the session's pair of `conftest.py` (the gateway serves gpt-image-1 and
+dall-e-2, among others, from the upstream, whose key it reads from UPSTREAM_KEY).
 
 The seed scenario, an edit with a mask, a variation and a stream with partials, each made through the gateway
 and directly with the same seed: the same image bytes both ways. Needs the SDK (`npm ci --prefix tests/node`);
@@ -13,29 +13,11 @@ import re
 
 import pytest
 
-from .conftest import LiveServer, start_server, stop_server
-from .gateway.conftest import GATEWAY_KEY, UPSTREAM_KEY, gateway_config
-from .test_sdk_node import REPO, _explain, _node, _run, write_image_fixtures
+from ..conftest import LiveServer
+from ..test_sdk_node import REPO, _explain, _node, _run, write_image_fixtures
+from .conftest import GATEWAY_KEY, UPSTREAM_KEY
 
 TESTS = 5  # in tests/node/gateway.test.mjs
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory):
-    live = start_server(tmp_path_factory.mktemp("node-upstream"), f'api_keys = ["{UPSTREAM_KEY}"]\n',
-                        api_key=UPSTREAM_KEY)
-    yield live
-    stop_server(live)
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: LiveServer):
-    live = start_server(tmp_path_factory.mktemp("node-gateway"), gateway_config(upstream), api_key=GATEWAY_KEY,
-                        env={"UPSTREAM_KEY": UPSTREAM_KEY})
-    yield live
-    alive = live.process.poll() is None
-    stop_server(live)
-    assert alive, f"the gateway died during the tests:\n{live.log()}"
 
 
 def test_node_sdk_through_the_gateway(gateway: LiveServer, upstream: LiveServer, tmp_path):
