@@ -43,6 +43,7 @@ class EngineLoader:
         self.catalog = catalog
         self._run_on = run_on
         self._states: dict[int, State] = {id(engine): "loading" for engine in catalog.engines()}
+        self.on_ready: Callable[[Engine], None] | None = None  # called in a thread once a slow engine loaded
         self.failure: str | None = None  # the first load error, for the CLI to print
 
     def load_quick(self) -> None:
@@ -77,6 +78,8 @@ class EngineLoader:
                 if on_failure is not None:
                     on_failure(self.failure)
                 return
+            if self.on_ready is not None:
+                await asyncio.to_thread(self.on_ready, engine)
             self._states[id(engine)] = "ready"
             log.info("engine %s ready for %s", engine.name, ", ".join(self._names(engine)))
 

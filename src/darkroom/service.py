@@ -99,6 +99,8 @@ class ImageService:
         self.forwarder = Forwarder(self)
         # Engines load on their worker's thread: all of an engine's torch work stays on one thread.
         self.loader = EngineLoader(catalog, lambda engine, work: self.worker_for(engine).run_in_engine_thread(work))
+        self.loader.on_ready = lambda engine: self.moderator.use_device(engine.device)
+        self.moderator.engines_busy = self._cpu_engines_busy
         self._encode_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="darkroom-encode")
         self.draining = False
         self._deadlines: set[asyncio.Timeout] = set()  # of requests in flight, for `abandon_inflight`
@@ -120,6 +122,11 @@ class ImageService:
                 await engine.aclose()  # type: ignore[attr-defined] - the upstream engine's HTTP client
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
         await self.moderator.close()
+
+    def _cpu_engines_busy(self) -> bool:
+        """Is a local engine computing on the CPU now? (Moderation's detector then leaves it the cores.)"""
+        return any(isinstance(worker, EngineWorker) and worker.computing and worker.engine.device == "cpu"
+                   for worker in self.workers.values())
 
     def worker_for(self, engine: Engine) -> Any:
         """The engine's `EngineWorker` (a `ForwardingGate` for a forwarding engine)."""
@@ -309,7 +316,11 @@ class ImageService:
         self._block_if(plan, ctx, "input", ordered(await asyncio.gather(*checks)))
 
     async def _moderate_output(self, plan: GenerationPlan, images: list[np.ndarray], ctx: RequestContext) -> None:
-        categories = await self.moderator.check_images(images, plan.moderation, plan.prompt, self._encode_pool)
+        """Final and partial images, in one batch. A procedural engine's generations (no input pixels in
+        them) carry its detector ceiling: the moderator skips a detector that could not block them."""
+        ceiling = plan.spec.engine.capabilities.detector_ceiling if plan.source is None else None
+        categories = await self.moderator.check_images(images, plan.moderation, plan.prompt, self._encode_pool,
+                                                       ceiling=ceiling)
         self._block_if(plan, ctx, "output", categories)
 
     def _block_if(self, plan: GenerationPlan, ctx: RequestContext, stage: str, categories: list[str]) -> None:

@@ -1,7 +1,9 @@
 """`GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list/object shape, plus the serving engine.
 
 A key limited to some models (`darkroom keys create --models`) sees only those, and any other id is
-OpenAI's 404 for a model the key cannot use. A route shows `engine: "route"` and its `targets`.
+OpenAI's 404 for a model the key cannot use. A route shows `engine: "route"` and its `targets`; a
+model shows `moderation`: who checks its requests, and which checks are skipped and why
+(`Moderator.describe`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from fastapi import APIRouter, Request
 
 from ..catalog import ModelSpec, Route
 from ..errors import ModelNotFound
+from ..moderation import Moderator
 
 router = APIRouter()
 
 
-def model_object(spec: ModelSpec | Route) -> dict:
+def model_object(spec: ModelSpec | Route, moderator: Moderator | None = None) -> dict:
     body = {
         "id": spec.name,
         "object": "model",
@@ -27,6 +30,8 @@ def model_object(spec: ModelSpec | Route) -> dict:
     }
     if isinstance(spec, Route):
         body.update(targets=list(spec.targets), strategy=spec.strategy)
+    elif moderator is not None:
+        body["moderation"] = moderator.describe(spec.moderated, spec.engine.capabilities.detector_ceiling)
     return body
 
 
@@ -38,12 +43,13 @@ def _visible(request: Request) -> list[ModelSpec | Route]:
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> dict:
-    return {"object": "list", "data": [model_object(entry) for entry in _visible(request)]}
+    moderator = request.app.state.service.moderator
+    return {"object": "list", "data": [model_object(entry, moderator) for entry in _visible(request)]}
 
 
 @router.get("/v1/models/{model_id:path}")
 async def retrieve_model(model_id: str, request: Request) -> dict:
     for entry in _visible(request):
         if entry.name == model_id:
-            return model_object(entry)
+            return model_object(entry, request.app.state.service.moderator)
     raise ModelNotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model")

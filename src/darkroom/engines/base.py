@@ -114,6 +114,11 @@ class Capabilities:
     # Without native alpha: draws the subject on a flat key colour when asked (`job.key`), so that the
     # service can cut it out (postprocess/matting.py) for `background=transparent` generations.
     keyed_alpha: bool = False
+    # A procedural engine's own drawings score at most this on moderation's nudity detector (measured
+    # over its whole range: tests/moderation/test_nudity.py). Below a threshold that could block, the
+    # service does not run the detector on its generations (inputs, and outputs made from them, are
+    # always checked). None: no such bound, every output is checked.
+    detector_ceiling: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ class Engine(abc.ABC):
     name: str
     capabilities: Capabilities
     loads_slowly: bool = False  # True: loaded in the background while the server already answers
+    device: str = "cpu"  # where it computes once loaded: cpu, cuda, cuda:N, mps (moderation follows CUDA)
     forwards: bool = False  # True: takes requests, not jobs (engines/upstream/); `generate` is never called
     local_moderation: bool = True  # False: its provider moderates (Darkroom's own checks are skipped)
 

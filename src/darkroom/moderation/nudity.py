@@ -1,7 +1,9 @@
 """The local image check: nudenet's bundled ONNX detector, asked how likely an image shows nudity.
 
     detector = NudityDetector()
-    detector.score(pixels)   # 0..1: the highest score of an exposed intimate body part anywhere
+    detector.score(pixels)                 # 0..1: the highest score of an exposed intimate body part anywhere
+    detector.score_batch(images, wide=True)  # the same for several images, in one call of the model
+    detector.use_device("cuda:0")          # run on that GPU when onnxruntime's CUDA provider is installed
 
 nudenet ships the detector (`320n.onnx`, YOLOv8-style: 18 body-part classes over 2100 anchors at
 320x320) in its wheel, so it works offline. We run the model through onnxruntime ourselves rather
@@ -9,6 +11,14 @@ than through `nudenet.NudeDetector.detect`: we need one number per image, not bo
 post-processing loops over every anchor in Python (several ms); the maximum over the anchors of the
 exposed classes is the same top score its boxes would carry, since non-maximum suppression keeps the
 best box.
+
+Where it runs. The model's input is always 320x320, so its cost per image is fixed (~2.2 GFLOP:
+25 ms on one core of the development machine, 14 ms on two; a batch of k costs k times one on a
+CPU, a fraction of that on a GPU). On the CPU, two sessions share the model: a narrow one (few
+threads, `NARROW_THREADS`) for when an engine computes on the same cores, and a wide one (every core,
+up to 8) for when no engine does (`wide=True`, the moderator's choice). When a local engine runs on
+CUDA and onnxruntime's CUDA provider is installed (the `[gpu]` extra: onnxruntime-gpu),
+`use_device` moves the detector onto that GPU; `providers_for` is that choice.
 
 Only exposed genitalia, anus, buttocks and female breasts count. The detector knows nothing of age;
 the policy (`moderation/__init__.py`) blocks nudity in any image whose prompt names minors.
@@ -23,7 +33,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -43,14 +55,27 @@ class NudityDetector:
     """Thread-safe (onnxruntime sessions are); loads the model on first use or in `load()`."""
 
     def __init__(self) -> None:
-        self._session = None
+        self._sessions: dict[str, Any] = {}  # "narrow", "wide" (CPU), or "gpu"
         self._lock = threading.Lock()
         self._rows = np.array([_BOX_FIELDS + CLASSES.index(name) for name in EXPOSED])
+        self.provider = "CPUExecutionProvider"
 
     def load(self) -> None:
+        """Open the CPU sessions (the model file is read once per session, ~30 ms each)."""
+        self._session("narrow")
+        self._session("wide")
+
+    def use_device(self, device: str) -> str:
+        """Run on `device` ("cuda", "cuda:N") when onnxruntime can; the provider now used."""
+        import onnxruntime
+
+        providers = providers_for(device, onnxruntime.get_available_providers())
+        if providers[0] == "CPUExecutionProvider" or "gpu" in self._sessions:
+            return self.provider
         with self._lock:
-            if self._session is None:
-                self._session = _open_session()
+            self._sessions["gpu"] = _open_session(providers, threads=1)
+            self.provider = providers[0][0]
+        return self.provider
 
     def score(self, pixels: np.ndarray) -> float:
         """The highest exposed-body-part score in an RGB or RGBA uint8 image (RGBA over grey)."""
@@ -58,13 +83,49 @@ class NudityDetector:
 
     def scores(self, pixels: np.ndarray) -> dict[str, float]:
         """Every exposed class's highest score."""
-        if self._session is None:
-            self.load()
-        output = self._session.run(None, {"images": _input(pixels)})[0]  # (1, 4 + classes, anchors)
+        output = self._run(_input(pixels), wide=False)  # (1, 4 + classes, anchors)
         return {name: float(output[0, row].max()) for name, row in zip(EXPOSED, self._rows, strict=True)}
 
+    def score_batch(self, images: Sequence[np.ndarray], wide: bool = False) -> list[float]:
+        """`score` of each image, from one call of the model on all of them (the same numbers, to
+        float rounding: tests/moderation/test_nudity.py)."""
+        if not images:
+            return []
+        output = self._run(np.concatenate([_input(pixels) for pixels in images]), wide)
+        return [float(scores.max()) for scores in output[:, self._rows]]
 
-def _open_session():
+    def _run(self, batch: np.ndarray, wide: bool) -> np.ndarray:
+        session = self._sessions.get("gpu") or self._session("wide" if wide else "narrow")
+        return session.run(None, {"images": batch})[0]
+
+    def _session(self, kind: str) -> Any:
+        session = self._sessions.get(kind)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(kind)
+                if session is None:
+                    threads = NARROW_THREADS if kind == "narrow" else WIDE_THREADS
+                    session = self._sessions[kind] = _open_session(["CPUExecutionProvider"], threads)
+        return session
+
+
+def providers_for(device: str, available: Sequence[str]) -> list[Any]:
+    """onnxruntime's providers for a detector beside an engine on `device`: CUDA (on that GPU) when the
+    engine is on CUDA and the CUDA provider is installed, otherwise the CPU."""
+    if device.startswith("cuda") and "CUDAExecutionProvider" in available:
+        index = int(device.partition(":")[2] or 0)
+        return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+# The narrow session leaves the cores to an engine computing beside it (320x320 here: 25 ms on 1
+# thread, 14 ms on 2); the wide one takes them when none does.
+_CORES = os.cpu_count() or 1
+NARROW_THREADS = max(1, min(4, _CORES // 4))  # 1 on a 2-core box, 4 on 16
+WIDE_THREADS = max(1, min(8, _CORES))
+
+
+def _open_session(providers: list[Any], threads: int) -> Any:
     # onnxruntime (1.32 on Linux too) carries Microsoft's 1DS telemetry and writes a session id file
     # (`.ses`) to TMPDIR at import. A self-hosted server must not phone home or leave files: switch
     # it off before the import (the variable is read when the library loads), and again through the API.
@@ -81,12 +142,9 @@ def _open_session():
     onnxruntime.disable_telemetry_events()
     model = Path(package.submodule_search_locations[0]) / "320n.onnx"
     options = onnxruntime.SessionOptions()
-    # Few threads per call: the service runs several checks at once in its pool (and the engine and the
-    # encoders run too), so a big thread team per call would fight them for the same cores. On a large
-    # machine a few threads cut the latency (320x320 here: 21.6 ms on 1 thread, 12.4 ms on 2).
-    options.intra_op_num_threads = max(1, min(4, (os.cpu_count() or 1) // 4))  # 1 on a 2-core box, 4 on 16
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(model), options, providers=providers)
 
 
 def _input(pixels: np.ndarray) -> np.ndarray:

@@ -115,6 +115,11 @@ class EngineWorker:
         await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
     @property
+    def computing(self) -> bool:
+        """Is a batch in the engine right now?"""
+        return self._running > 0
+
+    @property
     def busy(self) -> bool:
         return bool(self._running or any(not t.cancelled for t in self._queue))
 

@@ -130,6 +130,7 @@ class DiffusersEngine(Engine):
         except Exception as exc:
             raise RuntimeError(f"cannot load the pipeline from {source}: {type(exc).__name__}: {exc}") from exc
         self._place(pipe, device)
+        self.device = device
         pipe.set_progress_bar_config(disable=True)
         self._pipe = pipe
         self._call_params = frozenset(inspect.signature(pipe.__call__).parameters)
