@@ -17,3 +17,10 @@ case ",${EXTRAS:-}," in
                  .venv/bin/python -c "import pymatting" ;;
   *)             "${pip[@]}" -e ".${EXTRAS:+[$EXTRAS]}" ;;
 esac
+# onnxruntime-gpu and onnxruntime install the same `onnxruntime` module: keep only the GPU build's files.
+case ",${EXTRAS:-}," in
+  *,gpu,*) if .venv/bin/python -m pip show --quiet onnxruntime >/dev/null 2>&1; then
+             .venv/bin/python -m pip uninstall --quiet -y onnxruntime
+             "${pip[@]}" --force-reinstall --no-deps onnxruntime-gpu
+           fi ;;
+esac

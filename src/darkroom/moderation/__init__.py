@@ -123,8 +123,8 @@ class Moderator:
         if found is not None:
             return found
         if len(prompt) <= INLINE_PROMPT_CHARS:
-            return self.prompt_categories(prompt, level)
-        return await asyncio.get_running_loop().run_in_executor(pool, self.prompt_categories, prompt, level)
+            return self._checked_prompt(prompt, level)
+        return await asyncio.get_running_loop().run_in_executor(pool, self._checked_prompt, prompt, level)
 
     async def check_images(self, images: Sequence[np.ndarray], level: Level, prompt: str,
                            pool: Executor, *, ceiling: float | None = None) -> list[str]:
@@ -160,11 +160,13 @@ class Moderator:
                                         "output_images": "checked"}
         if ceiling is None:
             return described
-        skipped = [level for level in ("auto", "low") if self.detector_skipped(level, True, ceiling)]
+        skipped = [level for level in ("auto", "low") if self.detector_skipped(level, False, ceiling)]
+        minors = "" if all(self.detector_skipped(level, True, ceiling) for level in skipped) else \
+            ", unless the prompt names minors"
         remote = " (OpenAI's endpoint still sees them)" if self.remote is not None else ""
         if skipped:
             described["output_images"] = ("edits and variations checked; generations not run through the nudity "
-                                          f"detector at {' and '.join(skipped)}{remote}")
+                                          f"detector at {' and '.join(skipped)}{minors}{remote}")
             described["reason"] = (f"procedural drawings: they score at most {ceiling} on the nudity detector, "
                                    "below every threshold that could block them")
         described["detector_ceiling"] = ceiling
@@ -173,9 +175,11 @@ class Moderator:
     def prompt_categories(self, prompt: str, level: Level) -> list[str]:
         """The local prompt checks alone, remembered per level (CPU work: a long prompt off the event loop)."""
         found = self.verdicts.get(prompt, level)
-        if found is None:
-            found = text.check_text(prompt, level, self.thresholds[level].harassment)
-            self.verdicts.put(prompt, level, found)
+        return self._checked_prompt(prompt, level) if found is None else found
+
+    def _checked_prompt(self, prompt: str, level: Level) -> list[str]:
+        found = text.check_text(prompt, level, self.thresholds[level].harassment)
+        self.verdicts.put(prompt, level, found)
         return found
 
     def image_categories(self, pixels: np.ndarray, level: Level, minors: bool = False) -> list[str]:

@@ -22,9 +22,11 @@ the subjects half drawn (k=1: the landscape; k=2: the sky and the landscape; a t
 its subjects at 1/(k+1), 2/(k+1)... of their drawing). Edits and variations send their own stages.
 
 Moderation. Its own drawings are flat geometric shapes in prompt-chosen palettes: nothing in them
-is a body. On moderation's nudity detector they score at most 0.26 over 4,500 random and
-skin-toned-adversarial prompts, sizes, qualities, styles, seeds and transparency (finals and
-partials), with a median of 0.002 (tests/moderation/test_nudity.py sweeps a sample on every run).
+is a body. On moderation's nudity detector they scored at most 0.43 in 7,500 pictures: 4,500 random
+prompts (subjects, colour and mood words), sizes, qualities, styles, seeds and transparency, then a
+search of 3,000 seeds around the highest, in skin-like tones (the 0.43: a transparent figure in
+brown and orange, seen over grey); the median is 0.002. tests/moderation/test_nudity.py sweeps a
+sample, finals and partials, on every run.
 `DETECTOR_CEILING` (0.5) declares that bound with a margin: while every threshold that could block
 is above it (the defaults are 0.6 and 0.8), the service does not run the detector on its
 generations. Edits and variations carry the user's pixels and are always checked.
