@@ -10,10 +10,14 @@
                  POST /v1/images/generations at a time (httpx, keep-alive), alternating servers request
                  by request: gpt-image-1 1024x1024 (quality low, png) and gpt-image-1-mini 1024x1024
                  jpeg. The added latency is each round's median with moderation over the same round's
-                 median without, then the median over rounds (this machine's speed wanders).
+                 median without, then the median over rounds (this machine's speed wanders). Every
+                 request has a prompt of its own (a numbered variant), so the prompt check is never
+                 answered from its per-level memory: what a fresh prompt costs.
 
-The image check runs while the image is encoded (`service.py`), so on a machine with a spare core it
-adds less latency than its CPU time; the end-to-end rows show what it really adds here (2 cores).
+The sketch engine's generations declare a detector ceiling (its drawings score at most 0.43, so
+they cannot reach the 0.6 and 0.8 thresholds) and skip the image check; the "parts" rows still time
+the detector, for the engines that need it: alone, in a batch, and narrow (few threads, beside a busy
+engine) against wide (every core, when no engine computes).
 See bench/README.md, section `moderation`.
 """
 
@@ -38,7 +42,8 @@ from bench._common import (
     table,
 )
 from darkroom.engines.sketch import render
-from darkroom.moderation import terms, text
+from darkroom.config import DEFAULT_MODERATION
+from darkroom.moderation import Moderator, terms, text
 from darkroom.moderation.nudity import NudityDetector
 from darkroom.postprocess.encode import encode
 
@@ -63,13 +68,18 @@ def parts(rounds: int, repeat: int) -> str:
     detector.load()
     text.warm_up()
     picture = {side: render(PROMPT, side, side, seed=1, quality="medium") for side in (512, 1024)}
+    remembered = Moderator(dict(DEFAULT_MODERATION), detector=detector)
+    remembered.prompt_categories(PROMPT, "auto")
     work: dict[str, Callable[[], object]] = {
         "terms alone, typical prompt": lambda: terms.match_terms(PROMPT, "auto"),
         "prompt check (terms + classifier)": lambda: text.check_text(PROMPT, "auto", THRESHOLD),
+        "prompt check, remembered (same prompt and level)": lambda: remembered.prompt_categories(PROMPT, "auto"),
         "prompt check, 4,000 characters": lambda: text.check_text(LONG_PROMPT, "auto", THRESHOLD),
         "prompt check, 32,000 characters": lambda: text.check_text(LONGEST_PROMPT, "auto", THRESHOLD),
         "image check 512x512": lambda: detector.score(picture[512]),
         "image check 1024x1024": lambda: detector.score(picture[1024]),
+        "image check 1024x1024, wide (every core)": lambda: detector.score_batch([picture[1024]], wide=True),
+        "image check, 4 x 512x512 in one batch, wide": lambda: detector.score_batch([picture[512]] * 4, wide=True),
         "baseline: sketch 512x512 + PNG": lambda: encode(render(PROMPT, 512, 512, seed=2, quality="medium"), "png"),
         "baseline: sketch 1024x1024 + PNG": lambda: encode(render(PROMPT, 1024, 1024, seed=2, quality="medium"),
                                                            "png"),
@@ -125,13 +135,16 @@ def _compare(servers: dict[str, str], rounds: int, per_round: int) -> str:
             for base in servers.values():  # warm-up: models loaded, pools and connections made
                 for _ in range(3):
                     client.post(f"{base}/v1/images/generations", json=body).raise_for_status()
+            sent = 0
             ratios, pooled = [], {"on": [], "off": []}
             for round_ in range(rounds):
                 this_round = {"on": [], "off": []}
                 for i in range(per_round * 2):
                     name = ("on", "off")[(i + round_) % 2]
+                    sent += 1  # a prompt of its own: never answered from the prompt check's memory
+                    fresh = {**body, "prompt": f"{PROMPT}, take {sent // 2}"}
                     started = time.perf_counter()
-                    client.post(f"{servers[name]}/v1/images/generations", json=body).raise_for_status()
+                    client.post(f"{servers[name]}/v1/images/generations", json=fresh).raise_for_status()
                     this_round[name].append(time.perf_counter() - started)
                 ratios.append(median(this_round["on"]) / median(this_round["off"]))
                 for name in pooled:

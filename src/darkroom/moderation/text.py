@@ -76,9 +76,11 @@ class AbuseClassifier:
     def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, coefficients: np.ndarray,
                  intercepts: np.ndarray, a: np.ndarray, b: np.ndarray, pattern: str) -> None:
         self._tokens = re.compile(pattern).findall
-        # word -> (idf, its weight in each fold): one lookup per word
-        self._words = {word: (float(idf[j]), coefficients[:, j]) for word, j in vocabulary.items()}
-        self._intercepts, self._a, self._b = intercepts, a, b
+        # word -> (idf, its weight in each fold): one lookup per word, plain floats (a window has a
+        # dozen words: Python arithmetic beats numpy's per-call cost at that size)
+        self._words = {word: (float(idf[j]), tuple(float(w) for w in coefficients[:, j]))
+                       for word, j in vocabulary.items()}
+        self._folds = tuple(zip(intercepts.tolist(), a.tolist(), b.tolist(), strict=True))
 
     @classmethod
     def load(cls) -> AbuseClassifier:
@@ -107,13 +109,13 @@ class AbuseClassifier:
         for token in self._tokens(text.lower()):
             if token in self._words:  # stop words and unknown words are not in the vocabulary
                 counts[token] = counts.get(token, 0) + 1
-        decision = self._intercepts.copy()
-        if counts:
-            weights = [(count * self._words[word][0], self._words[word][1]) for word, count in counts.items()]
-            norm = math.sqrt(sum(weight * weight for weight, _ in weights))
-            for weight, fold_weights in weights:
-                decision += (weight / norm) * fold_weights
-        return float(np.mean(1.0 / (1.0 + np.exp(self._a * decision + self._b))))
+        weighted = [(count * self._words[word][0], self._words[word][1]) for word, count in counts.items()]
+        norm = math.sqrt(sum(weight * weight for weight, _ in weighted)) or 1.0
+        total = 0.0
+        for k, (intercept, a, b) in enumerate(self._folds):
+            decision = intercept + sum(weight * fold_weights[k] for weight, fold_weights in weighted) / norm
+            total += 1.0 / (1.0 + math.exp(a * decision + b))
+        return total / len(self._folds)
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         return [self.probability(text) for text in texts]
