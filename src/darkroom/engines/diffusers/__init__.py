@@ -183,6 +183,12 @@ class DiffusersEngine(Engine):
         if opts.vae_slicing:
             pipe.vae.enable_slicing()
         denoiser = _denoiser(pipe)
+        if opts.channels_last:  # convolutional parts only: a transformer (FLUX, SD3) has no 4-D weights to reorder
+            import torch
+
+            for module in (denoiser, getattr(pipe, "vae", None)):
+                if module is not None and any(p.dim() == 4 for p in module.parameters()):
+                    module.to(memory_format=torch.channels_last)
         if opts.attention_backend:
             denoiser.set_attention_backend(opts.attention_backend)
         if opts.compile:

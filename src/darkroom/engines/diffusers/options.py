@@ -59,6 +59,7 @@ class DiffusersOptions(BaseModel):
     device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
     compile: bool = False  # torch.compile the denoiser
+    channels_last: bool = False  # the UNet and the VAE in channels-last memory format (conv nets; faster on GPUs)
     attention_backend: str | None = None  # a diffusers attention backend name (flash, sage, native...)
     vae_tiling: bool = False
     vae_slicing: bool = False
