@@ -42,41 +42,16 @@ from .engine_overhead import (
     size_table,
 )
 
-# ---------------------------------------------------------------------------------------------
-# Published architectures (diffusers / transformers config values of the released checkpoints)
-
-SD15_UNET = dict(
-    sample_size=64, in_channels=4, out_channels=4, center_input_sample=False, flip_sin_to_cos=True, freq_shift=0,
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, downsample_padding=1, mid_block_scale_factor=1,
-    act_fn="silu", norm_num_groups=32, norm_eps=1e-5, cross_attention_dim=768, attention_head_dim=8,
+# Published architectures: bench/_gpu_models.py holds them (bench gpu builds from the same configs).
+from ._gpu_models import (  # noqa: E402
+    CLIP_VIT_L_TEXT,
+    EULER,
+    OPENCLIP_BIGG_TEXT,
+    SD15_UNET,
+    SD15_VAE,
+    SDXL_UNET,
+    SDXL_VAE,
 )
-SD15_VAE = dict(
-    sample_size=512, in_channels=3, out_channels=3, latent_channels=4, act_fn="silu", layers_per_block=2,
-    block_out_channels=(128, 256, 512, 512), norm_num_groups=32,
-    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, scaling_factor=0.18215,
-)
-CLIP_VIT_L_TEXT = dict(  # openai/clip-vit-large-patch14, text tower (SD 1.5's encoder, SDXL's first)
-    hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-    max_position_embeddings=77, hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=768,
-)
-SDXL_UNET = dict(
-    sample_size=128, in_channels=4, out_channels=4, center_input_sample=False, flip_sin_to_cos=True, freq_shift=0,
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    block_out_channels=(320, 640, 1280), layers_per_block=2, downsample_padding=1, mid_block_scale_factor=1,
-    act_fn="silu", norm_num_groups=32, norm_eps=1e-5, cross_attention_dim=2048, attention_head_dim=(5, 10, 20),
-    transformer_layers_per_block=(1, 2, 10), use_linear_projection=True, addition_embed_type="text_time",
-    addition_embed_type_num_heads=64, addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
-)
-SDXL_VAE = dict(SD15_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True)
-OPENCLIP_BIGG_TEXT = dict(  # laion CLIP-ViT-bigG-14, text tower with projection (SDXL's text_encoder_2)
-    hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
-    max_position_embeddings=77, hidden_act="gelu", layer_norm_eps=1e-5, projection_dim=1280,
-)
-EULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
-             timestep_spacing="leading")
 
 # model name -> (native size, step counts full, step counts quick, guidance)
 MODELS = {
