@@ -22,6 +22,14 @@ CASES = [
     ("form-content-type", b"prompt=x", {"content-type": "application/x-www-form-urlencoded"}, 400, None,
      "invalid_content_type"),
     ("non-utf8", b'{"prompt": "\xff\xfe\xfd"}', JSON, 400, None, "invalid_json"),
+    # Once 500s (issue 15): a lone surrogate escape, nesting past the recursion limit, 4,300+ digits.
+    ("lone-surrogate", b'{"prompt": "a \\ud800 cat"}', JSON, 400, "prompt", "invalid_value"),
+    ("lone-low-surrogate-in-user", b'{"prompt": "a cat", "user": "\\uDC00"}', JSON, 400, "user", "invalid_value"),
+    ("deep-nesting", b'{"prompt": "x", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", JSON, 400, None,
+     "invalid_json"),
+    ("huge-int-n", b'{"prompt": "x", "n": ' + b"1" * 5000 + b"}", JSON, 400, None, "invalid_json"),
+    ("huge-int-compression", b'{"prompt": "x", "model": "gpt-image-1", "output_compression": ' + b"9" * 5000 + b"}",
+     JSON, 400, None, "invalid_json"),
     ("missing-prompt", json.dumps({"model": "gpt-image-1"}).encode(), JSON, 400, "prompt", "missing_required_parameter"),
     ("null-prompt", json.dumps({"prompt": None}).encode(), JSON, 400, "prompt", "missing_required_parameter"),
     ("empty-prompt", body(prompt=""), JSON, 400, "prompt", "empty_string"),
@@ -127,3 +135,9 @@ def test_moderation_low_is_less_strict(http):
     blocked = http.post("/v1/images/generations", headers=JSON,
                         content=body(model="gpt-image-1", prompt="a gory zombie movie poster", moderation="auto"))
     assert blocked.status_code == 400
+
+
+def test_an_escaped_surrogate_pair_is_an_ordinary_character(http):
+    response = http.post("/v1/images/generations", content=b'{"prompt": "a rocket \\ud83d\\ude80 launch", '
+                         b'"model": "dall-e-2", "size": "256x256"}', headers=JSON)
+    assert response.status_code == 200, response.text

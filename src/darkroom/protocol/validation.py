@@ -10,6 +10,7 @@ Messages follow the ones OpenAI's API is seen to send:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -48,9 +49,39 @@ def parse_json_body(raw: bytes, content_type: str | None, model: type[M]) -> M:
         raise InvalidJSON("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError:
         raise InvalidJSON(_BAD_JSON) from None
+    except RecursionError:
+        raise InvalidJSON("The JSON body of your request is nested too deeply.") from None
+    except ValueError:  # an integer past Python's conversion limit (4,300 digits)
+        raise InvalidJSON("The JSON body of your request holds a number too long to read.") from None
     if not isinstance(body, dict):
         raise InvalidJSON(f"The request body must be a JSON object, but got {_json_name(body)} instead.")
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(body, ())
     return validate(body, model)
+
+
+# A \uD800-\uDFFF escape: JSON may spell half of a UTF-16 pair, which alone is not a character (and
+# cannot be written as UTF-8). Raw UTF-8 cannot hold one, so only bodies with such an escape are walked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(value: Any, path: tuple[str, ...]) -> None:
+    """A 400 naming the first string (or key) in `value` that is not valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            param = ".".join(path) or None
+            raise InvalidRequest(f"Invalid value for '{param}': it contains a lone UTF-16 surrogate (an unpaired "
+                                 "\\uD800-\\uDFFF escape), which is not a character.", param=param,
+                                 code="invalid_value") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key, path)
+            _refuse_lone_surrogates(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_lone_surrogates(item, (*path, str(index)))
 
 
 def validate(body: dict[str, Any], model: type[M]) -> M:
