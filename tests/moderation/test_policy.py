@@ -1,7 +1,7 @@
 """Which moderation checks run, and which are skipped because they cannot change the verdict.
 
 - the prompt's verdict is remembered per level, never served to another level; short prompts are
-  checked on the event loop, long ones in the pool;
+  checked on the event loop, long ones (and any before warm-up, which /health reports) in the pool;
 - images are checked in one batch per call, on the moderator's own thread, wide only when no CPU
   engine computes;
 - a procedural engine's generations skip the detector only while its ceiling is below every
@@ -58,8 +58,12 @@ class RecordingDetector(NudityDetector):
         return super().score_batch(images, wide)
 
 
-def moderator(**levels: ModerationThresholds) -> Moderator:
-    return Moderator({**DEFAULT_MODERATION, **levels}, detector=RecordingDetector())
+def moderator(warm: bool = True, **levels: ModerationThresholds) -> Moderator:
+    """A moderator, warmed up as a server's is by the time /health says `ok` (unless `warm` is false)."""
+    made = Moderator({**DEFAULT_MODERATION, **levels}, detector=RecordingDetector())
+    if warm:
+        made.warm_up()
+    return made
 
 
 # ---- prompts ----------------------------------------------------------------------------------------
@@ -101,6 +105,34 @@ async def test_short_prompts_are_checked_inline_and_long_ones_in_the_pool():
         await mod.check_prompt(long_prompt, "auto", NoPool())
     assert await mod.check_prompt(long_prompt, "auto", POOL) == []
     assert await mod.check_prompt(long_prompt, "auto", NoPool()) == []  # remembered
+
+
+async def test_before_warm_up_even_a_short_prompt_is_checked_in_the_pool():
+    # The first check would wait ~1.5 s for the classifier: on the event loop, that stalls every request.
+    cold = moderator(warm=False)
+    assert cold.status == "loading"
+    with pytest.raises(AssertionError, match="the pool was used"):
+        await cold.check_prompt("a todo app hero image", "auto", NoPool())
+    assert await cold.check_prompt("a todo app hero image", "auto", POOL) == []
+    cold.warm_up()
+    assert cold.status == "ready"
+    assert await cold.check_prompt("a lighthouse at dusk", "auto", NoPool()) == []
+    assert Moderator(dict(DEFAULT_MODERATION), enabled=False).status == "off"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_health_is_ok_only_once_moderation_has_warmed_up(tmp_path, enabled):
+    app = create_app(load_settings(data_dir=tmp_path, moderation_enabled=enabled))
+    with TestClient(app) as client:
+        for _ in range(200):
+            response = client.get("/health")
+            body = response.json()
+            if response.status_code == 200:
+                break
+            assert (body["status"], body["moderation"]) == ("loading", "loading")
+            threading.Event().wait(0.05)
+        assert (response.status_code, body["status"]) == (200, "ok")
+        assert body["moderation"] == ("ready" if enabled else "off")
 
 
 def test_the_classifier_gives_the_packages_own_probabilities():

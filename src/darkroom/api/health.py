@@ -1,5 +1,6 @@
-"""`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, or
-while the server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations),
+"""`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, while
+moderation's classifiers load (`moderation`: loading, ready or off; ~1.5 s after start), or while the
+server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations),
 and the circuit breaker of each route target (`targets`: closed, open or half-open; an open breaker
 does not make the server unhealthy, its route skips that target)."""
 
@@ -18,11 +19,14 @@ async def health(request: Request) -> JSONResponse:
     service = request.app.state.service
     loader = service.loader
     status = "draining" if service.draining else {"ready": "ok"}.get(loader.status, loader.status)
+    moderation = service.moderator.status
+    if status == "ok" and moderation == "loading":
+        status = "loading"
     models = loader.models()
     for spec in request.app.state.catalog:
         models[spec.name]["queue_depth"] = service.worker_for(spec.engine).figures.queue_depth
     workers = {worker.name: worker.figures.as_dict() for worker in service.workers.values()}
-    body = {"status": status, "version": __version__, "models": models, "workers": workers,
+    body = {"status": status, "version": __version__, "models": models, "moderation": moderation, "workers": workers,
             "routes": {name: list(route.targets) for name, route in request.app.state.catalog.routes.items()},
             "targets": service.router.health()}
     return JSONResponse(body, status_code=200 if status == "ok" else 503)

@@ -22,7 +22,8 @@ Categories use OpenAI's moderation names (`sexual`, `sexual/minors`, `violence/g
 What each check costs, and what is not paid for:
 - the local prompt check is remembered per level (`verdicts.py`): the same prompt at the same level
   gets the same verdict without a second check. A short prompt (up to `INLINE_PROMPT_CHARS`, ~0.1-0.4
-  ms) is checked on the event loop; a longer one in the caller's pool;
+  ms) is checked on the event loop once `warm_up()` has finished; a longer one, or any before then
+  (it waits for the classifier), in the caller's pool. `status` (`/health`) says whether warm-up is done;
 - images are checked on the moderator's own thread (`darkroom-moderation`), never the engine's or the
   encoders', all of one call in one batch of the detector. On the CPU the detector takes every core
   when no local engine is computing (`engines_busy`, set by the service), and few when one is;
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -76,6 +78,7 @@ class Moderator:
         # leaves those cores alone.)
         self.engines_busy: Callable[[], bool] = lambda: False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="darkroom-moderation")
+        self._warm = threading.Event()  # set once warm_up() has loaded the models
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Moderator:
@@ -93,6 +96,14 @@ class Moderator:
         if self.enabled:
             text.warm_up()
             self.detector.load()
+        self._warm.set()
+
+    @property
+    def status(self) -> str:
+        """`off` (moderation disabled), `loading` (until warm_up() has finished) or `ready`; `/health` shows it."""
+        if not self.enabled:
+            return "off"
+        return "ready" if self._warm.is_set() else "loading"
 
     def use_device(self, device: str) -> None:
         """A local engine computes on `device`: run the detector there too when onnxruntime can (CUDA)."""
@@ -122,7 +133,8 @@ class Moderator:
         found = self.verdicts.get(prompt, level)
         if found is not None:
             return found
-        if len(prompt) <= INLINE_PROMPT_CHARS:
+        # Before warm-up has finished the check waits for the classifier: never on the event loop.
+        if len(prompt) <= INLINE_PROMPT_CHARS and self._warm.is_set():
             return self._checked_prompt(prompt, level)
         return await asyncio.get_running_loop().run_in_executor(pool, self._checked_prompt, prompt, level)
 
