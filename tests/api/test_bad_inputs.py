@@ -141,3 +141,25 @@ def test_an_escaped_surrogate_pair_is_an_ordinary_character(http):
     response = http.post("/v1/images/generations", content=b'{"prompt": "a rocket \\ud83d\\ude80 launch", '
                          b'"model": "dall-e-2", "size": "256x256"}', headers=JSON)
     assert response.status_code == 200, response.text
+
+
+# Bad query strings on the GET routes (found by tests/fuzz/test_schemathesis.py): (id, path, status, param, code)
+QUERY_CASES = [
+    # Once a 500 (issue 15, schemathesis): a start_time past SQLite's 64-bit integers.
+    ("usage-start-time-huge-negative", "/v1/usage/images?start_time=-99999999999999999999", 400, "start_time",
+     "integer_below_min_value"),
+    ("usage-start-time-negative", "/v1/usage/images?start_time=-1", 400, "start_time", "integer_below_min_value"),
+    ("usage-end-time-past-9999", "/v1/usage/images?end_time=99999999999999999999", 400, "end_time",
+     "integer_above_max_value"),
+    ("usage-limit-not-int", "/v1/usage/images?limit=ten", 400, "limit", "invalid_value"),
+]
+
+
+@pytest.mark.parametrize("path, status, param, code", [c[1:] for c in QUERY_CASES], ids=[c[0] for c in QUERY_CASES])
+def test_bad_query_gets_envelope_and_server_survives(http, path, status, param, code):
+    response = http.get(path)
+    assert response.status_code == status, response.text
+    assert response.headers["x-request-id"].startswith("req_")
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+    assert http.get("/health").status_code == 200

@@ -23,6 +23,7 @@ from .auth import ApiKeyAuth
 from .errors import install_error_handlers
 from .metrics import install_metrics
 from .middleware import RequestContextMiddleware
+from .openapi import install_openapi
 
 log = logging.getLogger("darkroom")
 SWEEP_INTERVAL_SECONDS = 300
@@ -69,7 +70,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
                 engine.close()
             meta.close()  # after the last request: the ledger writes what it still holds
 
-    app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Darkroom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # our own document: api/openapi.py
     app.state.settings = settings
     app.state.catalog = catalog
     moderator = Moderator.from_settings(settings)
@@ -81,6 +83,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.state.on_load_failure = None  # `darkroom serve` sets it: a model that fails to load stops the server
     install_error_handlers(app)
     install_metrics(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(images.links)
     app.include_router(images.router, dependencies=[Depends(auth)])

@@ -27,6 +27,7 @@ WIDTHS = {"1m": 60, "1h": 3600, "1d": 86_400}
 MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
 DEFAULT_BUCKETS = {"1m": 60, "1h": 24, "1d": 7}
 GROUPS = ("model", "size", "source", "api_key_id")
+MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 ACCEPTED = {"start_time", "end_time", "bucket_width", "group_by", "api_key_id", "api_key_ids", "models", "sizes",
             "sources", "limit"}
 
@@ -49,6 +50,8 @@ async def usage_images(request: Request, start_time: int | None = None, end_time
     if bucket_width not in WIDTHS:
         raise InvalidRequest(f"Invalid value: '{bucket_width}'. Supported values are: '1m', '1h' and '1d'.",
                              param="bucket_width")
+    for name, value in (("start_time", start_time), ("end_time", end_time)):
+        _check_time(name, value)
     width = WIDTHS[bucket_width]
     groups = tuple(_split(group_by))
     for name in groups:
@@ -69,6 +72,15 @@ async def usage_images(request: Request, start_time: int | None = None, end_time
     await asyncio.to_thread(ledger.flush, 5.0)  # what was just served is in the answer
     data = await asyncio.to_thread(ledger.buckets, start, end, width, groups, None, only)
     return {"object": "page", "data": data, "has_more": False, "next_page": None}
+
+
+def _check_time(name: str, value: int | None) -> None:
+    """Unix seconds from 1970 to the year 9999: anything else is a 400 (and could not be queried)."""
+    if value is None or 0 <= value <= MAX_TIME:
+        return
+    where, sign, bound = ("below minimum", ">=", 0) if value < 0 else ("above maximum", "<=", MAX_TIME)
+    raise InvalidRequest(f"Invalid '{name}': integer {where} value. Expected a value {sign} {bound}, but got {value} "
+                         "instead.", param=name, code=f"integer_{where.replace('imum', '').replace(' ', '_')}_value")
 
 
 def _split(values: list[str]) -> list[str]:
