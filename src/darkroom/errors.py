@@ -19,7 +19,10 @@
     │                                                               x-should-retry: false)
     ├── ServerError                     500 server_error           internal_error (message sanitised)
     ├── ServiceUnavailable              503 server_error           service_unavailable (overloaded, loading,
-    │                                                               out of memory, shutting down: + Retry-After)
+    │   │                                                           out of memory, shutting down: + Retry-After)
+    │   └── StoreUnavailable            503                         store_unavailable, storage_unavailable (the
+    │                                                               metadata store or the image store is down)
+    ├── InsufficientStorage             507 server_error           insufficient_storage (a disk is full)
     ├── GatewayTimeout                  504 server_error           timeout (the request's deadline passed)
     │   └── UpstreamTimeout             504                         upstream_timeout (an upstream did not answer)
     ├── BadGateway                      502 server_error           upstream_unreachable, upstream_invalid_response...
@@ -198,6 +201,27 @@ class ServiceUnavailable(DarkroomError):
     status = 503
     type = "server_error"
     code = "service_unavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The metadata store (`store/`, code `store_unavailable`) or the image store (`storage/`, code
+    `storage_unavailable`) cannot be reached or failed. Always with Retry-After: it is usually back soon."""
+
+    code = "store_unavailable"
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self, message: str, **kwargs) -> None:  # noqa: ANN003 - DarkroomError's keywords
+        super().__init__(message, **kwargs)
+        self.headers = {"Retry-After": str(self.RETRY_AFTER_SECONDS), **self.headers}
+
+
+class InsufficientStorage(DarkroomError):
+    """A write the request needs failed because a disk is full (WebDAV's 507: OpenAI has no such error).
+    No Retry-After: space comes back only when something frees it."""
+
+    status = 507
+    type = "server_error"
+    code = "insufficient_storage"
 
 
 class GatewayTimeout(DarkroomError):

@@ -3,18 +3,23 @@
 Each file is written under a hidden temporary name and renamed into place, so a name never points at
 a partial file. Its expiry is in its name (see `base.py`). Anything else in the folder (a temporary
 file left by a crash, a file named before expiries were kept in names) is swept once its mtime is
-older than the store's TTL.
+older than the store's TTL. A full disk makes `save` raise InsufficientStorage (507
+`insufficient_storage`), leaving no partial file behind.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import secrets
 import time
 from pathlib import Path
 
-from ..errors import NotFound
+from ..errors import InsufficientStorage, NotFound
 from .base import MEDIA_TYPES, ImageStore, StoredObject, new_name, parse_name
 from .signing import LinkSigner
+
+log = logging.getLogger("darkroom.storage")
 
 
 class LocalImageStore(ImageStore):
@@ -29,6 +34,12 @@ class LocalImageStore(ImageStore):
         try:
             tmp.write_bytes(data)
             tmp.replace(self.root / name)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                log.error("cannot store an image in %s: the disk is full", self.root)
+                raise InsufficientStorage("The server's image store is out of disk space. Try again later, or "
+                                          "ask for b64_json.") from exc
+            raise
         finally:
             tmp.unlink(missing_ok=True)
         return name

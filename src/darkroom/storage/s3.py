@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import ConfigError
-from ..errors import NotFound, ServerError
+from ..errors import NotFound, ServerError, StoreUnavailable
 from .base import MEDIA_TYPES, ImageStore, StoredObject, new_name, parse_name
 from .signing import LinkSigner
 
@@ -32,6 +32,7 @@ EXTRA_HINT = "pip install 'darkroom[s3]'"
 MAX_PRESIGN_SECONDS = 7 * 86400  # SigV4's limit on X-Amz-Expires
 BATCH_SIZE = 1000  # keys per listing page and per delete_objects call (S3's maximum for both)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_UNAVAILABLE = {"NoSuchBucket", "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
 
 log = logging.getLogger("darkroom.storage")
 
@@ -156,19 +157,27 @@ class S3ImageStore(ImageStore):
 
     @contextlib.contextmanager
     def _translate(self, operation: str, what: str) -> Iterator[None]:
-        """A missing object becomes NotFound; any other S3 failure a ServerError (details only in the log)."""
+        """A missing object becomes NotFound; S3 unreachable, answering 5xx or without the bucket (a
+        server restarted empty) StoreUnavailable (503 `storage_unavailable`, with Retry-After); any
+        other S3 failure (access denied: a configuration to fix) a ServerError. Details only in the log."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             yield
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _MISSING:
                 raise NotFound("No such image. It may have been deleted after its link expired.") from None
             log.error("s3 %s of %s in bucket %s failed: %s", operation, what, self.bucket, exc)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status >= 500 or code in _UNAVAILABLE:
+                raise StoreUnavailable("The image store is unavailable. Retry shortly.",
+                                       code="storage_unavailable") from exc
             raise ServerError("The image store failed. Try again later.") from exc
         except BotoCoreError as exc:
             log.error("s3 %s of %s in bucket %s failed: %s", operation, what, self.bucket, exc)
-            raise ServerError("The image store could not be reached. Try again later.") from exc
+            raise StoreUnavailable("The image store could not be reached. Retry shortly.",
+                                   code="storage_unavailable") from exc
 
 
 def make_client(endpoint_url: str | None, region: str | None) -> Any:

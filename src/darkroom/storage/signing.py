@@ -11,10 +11,14 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
 from ..errors import PermissionDenied
+
+INVALID_LINK = "This image link is not valid: its signature does not match it. Use the link exactly as it was given."
+_EXPIRY = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() also reads Arabic-Indic digits and fails on "²"
 
 
 class LinkSigner:
@@ -22,15 +26,18 @@ class LinkSigner:
         self._key = key
 
     def sign(self, name: str, expires: int) -> str:
-        digest = hmac.new(self._key, f"{name}\n{expires}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(self._key, f"{name}\n{expires}".encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
     def verify(self, name: str, expires: str | None, signature: str | None, now: float) -> None:
-        """Raise PermissionDenied unless the signature matches and the link has not expired."""
-        if not expires or not signature or not expires.isdigit():
-            raise PermissionDenied("This image link is missing its signature or expiry.")
-        if not hmac.compare_digest(self.sign(name, int(expires)).encode(), signature.encode()):
-            raise PermissionDenied("This image link's signature is not valid.")
+        """Raise PermissionDenied unless the signature matches and the link has not expired.
+
+        A missing, malformed or tampered link (expiry, name or signature changed) gets one answer,
+        the same for every file, existing or not; only a genuine link past its expiry says so.
+        """
+        if not expires or not signature or not _EXPIRY.fullmatch(expires) or not hmac.compare_digest(
+                self.sign(name, int(expires)).encode(), signature.encode("utf-8", "surrogatepass")):
+            raise PermissionDenied(INVALID_LINK)
         if int(expires) < now:
             raise PermissionDenied("This image link has expired. Links are valid for a limited time after generation.")
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
+from .database import translated
 from .schema import stored_images
 
 
@@ -44,18 +45,21 @@ class KeptImages:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
+    @translated
     def add(self, **fields) -> KeptImage:  # noqa: ANN003 - the columns of `stored_images` but `id`
         image = KeptImage(id=secrets.token_hex(16), **fields)
         with self.engine.begin() as conn:
             conn.execute(sa.insert(stored_images).values(**asdict(image)))
         return image
 
+    @translated
     def list(self, key_name: str | None, limit: int = 100) -> list[KeptImage]:
         query = (sa.select(stored_images).where(_owned(key_name), stored_images.c.expires_at > time.time())
                  .order_by(stored_images.c.created_at.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [KeptImage(**row) for row in conn.execute(query).mappings()]
 
+    @translated
     def get(self, image_id: str, key_name: str | None) -> KeptImage | None:
         """The image if `key_name` owns it and it has not expired; None otherwise (never saying which)."""
         query = sa.select(stored_images).where(stored_images.c.id == image_id, _owned(key_name),
@@ -64,6 +68,7 @@ class KeptImages:
             row = conn.execute(query).mappings().first()
         return KeptImage(**row) if row is not None else None
 
+    @translated
     def sweep(self, now: float | None = None) -> int:
         with self.engine.begin() as conn:
             return conn.execute(sa.delete(stored_images).where(

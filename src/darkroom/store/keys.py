@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..errors import InvalidRequest
+from .database import translated
 from .schema import api_keys
 
 CACHE_SECONDS = 1.0
@@ -97,11 +98,13 @@ class KeyStore:
             raise InvalidRequest(f"A key named '{name}' already exists.", param="name") from None
         return _record({**row, "id": key_id}), key
 
+    @translated
     def list(self) -> list[ApiKey]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).mappings().all()
         return [_record(row) for row in rows]
 
+    @translated
     def revoke(self, name: str) -> bool:
         """Revoke the key named `name`; False if there is no such active key."""
         with self.engine.begin() as conn:
@@ -111,6 +114,7 @@ class KeyStore:
 
     # ---- requests (the server) ----------------------------------------------------------------
 
+    @translated
     def lookup(self, key: str) -> ApiKey | None:
         """The active key matching `key`, or None (blocking: call it from a thread, or after `cached`)."""
         digest = hash_key(key)
@@ -137,6 +141,7 @@ class KeyStore:
         expires, value = self._any
         return expires >= time.monotonic(), value
 
+    @translated
     def any_issued(self) -> bool:
         """Whether a key was ever issued (cached like lookups): if so, the server needs keys. Revoked keys
         count: revoking the last key must lock everyone out, not open the server to anyone."""

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import InvalidRequest, QuotaExceeded, RateLimited
+from .database import translated
 from .keys import ApiKey
 from .schema import Float, quota_usage, rate_buckets
 
@@ -84,6 +85,7 @@ class RateLimiter:
 
     # ---- token buckets ------------------------------------------------------------------------
 
+    @translated
     def take(self, key: ApiKey, kind: str, limit: int, cost: int) -> BucketState:
         """Take `cost` tokens from `key`'s `kind` bucket of `limit` per minute, or raise RateLimited."""
         rate = limit / 60.0
@@ -117,6 +119,7 @@ class RateLimiter:
 
     # ---- monthly quota ------------------------------------------------------------------------
 
+    @translated
     def charge_month(self, key: ApiKey, n: int) -> None:
         """Add `n` images (negative: give back) to `key`'s count for this month, or raise QuotaExceeded."""
         month = this_month()
@@ -133,6 +136,7 @@ class RateLimiter:
                 f"API key '{key.name}' has used its quota of {limit} images for {month}. "
                 "The quota resets at the start of next month (UTC).")
 
+    @translated
     def month_usage(self, key: ApiKey) -> int:
         month = this_month()
         with self.engine.connect() as conn:
