@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from darkroom.config import ConfigError
+from darkroom.errors import InsufficientStorage
 from darkroom.storage.local import LocalImageStore
 from darkroom.storage.signing import LinkSigner
 from tests.storage.links import BASE, link_parts
@@ -39,8 +40,9 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Path, "replace", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(InsufficientStorage) as caught:  # the client's 507, not a 500
         s.save(b"x" * 1000, "png")
+    assert (caught.value.status, caught.value.code) == (507, "insufficient_storage")
     assert list(s.root.iterdir()) == []
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from darkroom.config import ConfigError
-from darkroom.errors import ServerError
+from darkroom.errors import ServerError, StoreUnavailable
 from darkroom.storage import build_store
 from darkroom.storage.local import LocalImageStore
 from darkroom.storage.s3 import S3ImageStore
@@ -47,17 +47,41 @@ def test_sweep_pages_and_batches_and_leaves_other_keys_alone(bucket, s3_endpoint
     assert not set(expired) & {key.removeprefix("p/") for key in keys}
 
 
-def test_storage_failures_become_server_errors(bucket, s3_endpoint):
+def test_a_missing_bucket_is_a_503_storage_unavailable(bucket, s3_endpoint):
+    """A bucket gone (an S3-compatible server restarted empty) is an outage to wait out, not a bug."""
     store = s3_store(bucket, s3_endpoint)
     name = store.save(b"x", "png")
     raw = client(s3_endpoint)
     raw.delete_object(Bucket=bucket, Key=name)
     raw.delete_bucket(Bucket=bucket)
-    with pytest.raises(ServerError, match="image store failed") as caught:
+    with pytest.raises(StoreUnavailable, match="image store is unavailable") as caught:
         store.save(b"x", "png")
+    assert (caught.value.status, caught.value.code) == (503, "storage_unavailable")
+    assert "Retry-After" in caught.value.headers
     assert bucket not in caught.value.message  # no internals in what a client sees
-    with pytest.raises(ServerError):
+    with pytest.raises(StoreUnavailable):
         store.read(name)
+
+
+def test_other_storage_failures_become_server_errors(bucket, s3_endpoint):
+    from botocore.exceptions import ClientError
+
+    store = s3_store(bucket, s3_endpoint)
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"},
+                          "ResponseMetadata": {"HTTPStatusCode": 403}}, "PutObject")
+    with pytest.raises(ServerError, match="image store failed") as caught, store._translate("put", "x"):
+        raise denied
+    assert caught.value.status == 500
+
+
+def test_an_unreachable_s3_is_a_503(bucket, s3_endpoint):
+    from darkroom.storage.s3 import make_client
+
+    store = s3_store(bucket, s3_endpoint)
+    store.client = make_client(f"http://127.0.0.1:{free_port()}", REGION)  # the server went away
+    with pytest.raises(StoreUnavailable, match="could not be reached") as caught:
+        store.save(b"x", "png")
+    assert (caught.value.status, caught.value.code) == (503, "storage_unavailable")
 
 
 def test_missing_bucket_names_the_setting(s3_endpoint, aws_env):
