@@ -4,6 +4,9 @@
     the server refuse to run as root), pg_ctl start on 127.0.0.1 and a free port, with the unix socket
     in the same folder and fsync off, then a role with a password and a database of its own.
 
+`pause_postgres(server)` and `resume_postgres(server)` stop it and start it again on the same data
+folder and port (the fault tests).
+
 `PgServer.url` is a `postgresql+psycopg://` URL for that role and database, as a user would put in
 `database_url`; `create_database(name)` gives each test a fresh, empty database on the same server.
 The binaries are found under /usr/lib/postgresql/*/bin (Debian's layout), else on PATH. Where there
@@ -108,6 +111,22 @@ def start_postgres(parent: Path | None = None, timeout: float = 60.0) -> PgServe
 def stop_postgres(server: PgServer) -> None:
     _pg_ctl_stop(server.bin_dir, server.folder)
     shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def pause_postgres(server: PgServer) -> None:
+    """Stop the server (`pg_ctl stop -m fast`: clients are disconnected), keeping its data folder."""
+    _pg_ctl_stop(server.bin_dir, server.folder)
+
+
+def resume_postgres(server: PgServer, timeout: float = 60.0) -> None:
+    """Start a paused server again: the same data folder, the same port."""
+    options = (f"-c listen_addresses=127.0.0.1 -c port={server.port} "
+               f"-c unix_socket_directories={server.socket_dir} -c fsync=off -c synchronous_commit=off "
+               "-c full_page_writes=off -c max_connections=100")
+    done = _run(server.bin_dir, server.folder, "pg_ctl", "start", "-D", str(server.data_dir), "-l",
+                str(server.folder / "server.log"), "-w", "-t", str(int(timeout)), "-o", options, timeout=timeout + 10)
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_ctl start failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{server.log()}")
 
 
 def _run(bin_dir: Path, folder: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:

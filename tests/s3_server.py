@@ -32,9 +32,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def moto_server(log_path: Path, timeout: float = 30.0) -> Iterator[str]:
-    """Start `python -m moto.server` on a free port, yield its endpoint once it answers, stop it after."""
-    port = free_port()
+def moto_server(log_path: Path, timeout: float = 30.0, port: int | None = None) -> Iterator[str]:
+    """Start `python -m moto.server` on `port` (default: a free one), yield its endpoint once it
+    answers, stop it after."""
+    port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with log_path.open("wb") as log:
