@@ -31,6 +31,10 @@ Two sources feed them:
     darkroom_target_breaker_open{target}                      gauge      1 while a route target's breaker is
                                                                         open (skipped), else 0
     darkroom_target_breaker_opened_total{target}              counter    times it opened
+    darkroom_ledger_rows_written_total                        counter    usage rows committed by this process
+    darkroom_ledger_rows_pending                              gauge      rows recorded, not committed yet: what
+                                                                        a crash now would lose (`store/ledger.py`)
+    darkroom_ledger_rows_dropped_total                        counter    rows refused: the ledger held its maximum
 
 An upstream model's `worker` is its forwarding gate (`scheduling/gate.py`): queue depth and calls are
 its upstream calls waiting and made.
@@ -59,6 +63,7 @@ from .record import RequestRecord
 if TYPE_CHECKING:
     from .routing import Router
     from .scheduling.worker import EngineWorker
+    from .store.ledger import UsageLedger
 
 # 5 ms (a refused request) .. 10 min (a big diffusers batch behind a long queue).
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -76,7 +81,8 @@ class Metrics:
     """The metrics of one app. `workers` is called at each scrape (the service's engine workers)."""
 
     def __init__(self, workers: Callable[[], Iterable[EngineWorker]],
-                 router: Callable[[], Router | None] = lambda: None) -> None:
+                 router: Callable[[], Router | None] = lambda: None,
+                 ledger: Callable[[], UsageLedger | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("darkroom_requests", "Image requests answered, by model, engine, operation "
                                 "and HTTP status.", ("model", "engine", "operation", "status"), registry=self.registry)
@@ -97,6 +103,7 @@ class Metrics:
                             registry=self.registry)
         self.registry.register(WorkerCollector(workers))
         self.registry.register(RouterCollector(router))
+        self.registry.register(LedgerCollector(ledger))
 
     def _seconds(self, name: str, documentation: str) -> Histogram:
         return Histogram(name, documentation, ("model",), buckets=SECONDS_BUCKETS, registry=self.registry)
@@ -141,6 +148,28 @@ class RouterCollector:
                 open_now.add_metric([name], 1 if breaker.state == "open" else 0)
                 opened.add_metric([name], breaker.opened_total)
         yield from (fallbacks, open_now, opened)
+
+
+class LedgerCollector:
+    """The usage ledger's writer: rows committed, pending and dropped, read when scraped."""
+
+    def __init__(self, ledger: Callable[[], UsageLedger | None]) -> None:
+        self.ledger = ledger
+
+    def collect(self) -> Iterator[Metric]:
+        ledger = self.ledger()
+        if ledger is None:
+            return
+        written = CounterMetricFamily("darkroom_ledger_rows_written", "Usage rows this process committed to the "
+                                      "ledger.")
+        pending = GaugeMetricFamily("darkroom_ledger_rows_pending", "Usage rows recorded and not committed yet "
+                                    "(what a crash now would lose).")
+        dropped = CounterMetricFamily("darkroom_ledger_rows_dropped", "Usage rows refused because the ledger held "
+                                      "its maximum of rows it could not write.")
+        written.add_metric([], ledger.written)
+        pending.add_metric([], ledger.pending)
+        dropped.add_metric([], ledger.dropped)
+        yield from (written, pending, dropped)
 
 
 class WorkerCollector:

@@ -19,7 +19,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the text format eve
 def install_metrics(app: FastAPI) -> None:
     """Add the /metrics route and what feeds it to `app` (called once by `create_app`, after it set
     `app.state.service`): `app.state.metrics`, and its finisher in `app.state.finishers`."""
-    app.state.metrics = Metrics(lambda: app.state.service.workers.values(), lambda: app.state.service.router)
+    app.state.metrics = Metrics(lambda: app.state.service.workers.values(), lambda: app.state.service.router,
+                                lambda: getattr(getattr(app.state, "store", None), "ledger", None))
     app.state.finishers = getattr(app.state, "finishers", [])
     app.state.finishers.append(app.state.metrics.finish)
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
