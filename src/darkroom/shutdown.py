@@ -1,8 +1,13 @@
 """Graceful shutdown: on SIGTERM (or a first Ctrl-C) the server stops taking work, finishes what is in
 flight within `shutdown_grace_seconds`, then exits 0. New requests meanwhile get a 503 with
 `Retry-After` (code `shutting_down`) and `/health` says `draining`. Requests still running when the
-grace period ends get the same 503 (their jobs are cancelled), so clients can retry elsewhere. A
-second signal exits at once."""
+grace period ends get the same 503 (their jobs are cancelled), so clients can retry elsewhere.
+
+A second SIGTERM or Ctrl-C during the drain ends it at once, the same way: every request still in
+flight is answered with that 503 envelope (never uvicorn's plain-text 500), its engine call stops at
+its next step, and the process exits 0 as soon as those answers are written. A third signal is
+uvicorn's own force-quit.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from fastapi import FastAPI
 from .config import Settings
 
 log = logging.getLogger("darkroom.shutdown")
+ANSWER_WAIT_SECONDS = 5.0  # once work in flight is abandoned, how long its 503s get to be written
 
 
 class DrainingServer(uvicorn.Server):
@@ -27,25 +33,37 @@ class DrainingServer(uvicorn.Server):
         self.grace = settings.shutdown_grace_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
+        self._cut_short = False
 
     async def serve(self, sockets=None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._draining or self._loop is None or sig not in (signal.SIGTERM, signal.SIGINT):
+        if self._cut_short or self._loop is None or sig not in (signal.SIGTERM, signal.SIGINT):
             super().handle_exit(sig, frame)
+            return
+        name = signal.Signals(sig).name
+        if self._draining:
+            self._cut_short = True
+            log.warning("received %s again: answering the requests still in flight with 503 and exiting", name)
+            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._end(abandon=True)))
             return
         self._draining = True
         self.service.start_draining()
-        log.info("received %s: finishing work in flight (up to %.0f s), refusing new requests",
-                 signal.Signals(sig).name, self.grace)
+        log.info("received %s: finishing work in flight (up to %.0f s), refusing new requests", name, self.grace)
         self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._drain()))
 
     async def _drain(self) -> None:
         finished = await self.service.wait_idle(self.grace)
-        if not finished:
+        if not finished and not self._cut_short:
             log.warning("shutdown grace period over: answering the requests still in flight with 503")
+            await self._end(abandon=True)
+            return
+        self.should_exit = True
+
+    async def _end(self, abandon: bool) -> None:
+        if abandon:
             self.service.abandon_inflight()
-            await self.service.wait_idle(5)
+            await self.service.wait_idle(ANSWER_WAIT_SECONDS)
         self.should_exit = True
