@@ -196,3 +196,37 @@ def test_s3_stopped_mid_load_and_a_new_one_started(tmp_path):
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
         assert server.process.poll() is None
         assert "Traceback" not in server.log()
+
+
+def test_the_periodic_sweep_survives_a_store_outage(monkeypatch):
+    """A sweep that meets a store down (S3, the database) is tried again at the next interval: before,
+    its exception ended the sweeper task for the life of the server."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from darkroom.api import app as app_module
+    from darkroom.errors import StoreUnavailable
+
+    calls: list[str] = []
+
+    def sweep() -> int:
+        calls.append("images")
+        if len(calls) == 1:
+            raise StoreUnavailable("The image store could not be reached.", code="storage_unavailable")
+        return 0
+
+    store = SimpleNamespace(sweep=sweep)
+    meta = SimpleNamespace(kept=SimpleNamespace(sweep=lambda: calls.append("kept") or 0))
+    monkeypatch.setattr(app_module, "SWEEP_INTERVAL_SECONDS", 0)
+
+    async def run() -> None:
+        sweeper = asyncio.create_task(app_module._sweep_forever(store, meta))
+        for _ in range(500):
+            if calls.count("kept") >= 2 or sweeper.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not sweeper.done(), sweeper.exception()
+        sweeper.cancel()
+
+    asyncio.run(run())
+    assert calls[:3] == ["images", "images", "kept"]  # the failed one, then a full sweep

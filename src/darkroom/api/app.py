@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from .. import __version__
 from ..catalog import Catalog, build_catalog
 from ..config import Settings
+from ..errors import DarkroomError
 from ..moderation import Moderator
 from ..service import ImageService
 from ..storage import build_store
@@ -97,8 +98,15 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
 
 async def _sweep_forever(store: ImageStore, meta: MetadataStore) -> None:
     while True:
-        removed = await asyncio.to_thread(store.sweep)
-        await asyncio.to_thread(meta.kept.sweep)
-        if removed:
-            log.info("deleted %d stored images past their lifetime", removed)
+        try:
+            removed = await asyncio.to_thread(store.sweep)
+            await asyncio.to_thread(meta.kept.sweep)
+        except DarkroomError as exc:  # a store down (S3, the database): the next sweep tries again
+            log.warning("the sweep of stored images failed (%s); next try in %d s", exc.message,
+                        SWEEP_INTERVAL_SECONDS)
+        except Exception:
+            log.exception("the sweep of stored images failed; next try in %d s", SWEEP_INTERVAL_SECONDS)
+        else:
+            if removed:
+                log.info("deleted %d stored images past their lifetime", removed)
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
