@@ -201,6 +201,7 @@ def _spec(config: ModelConfig, engine: Engine, created: int, server_cap: int,
         any_size=config.any_size if config.any_size is not None else config.engine == "diffusers",
         scheduling=WorkerSettings(
             max_queue=config.max_queue, batch_window_ms=config.batch_window_ms,
+            stuck_after_seconds=config.stuck_after_seconds,
             max_batch_images=config.max_batch_images or min(4, engine.capabilities.max_batch),
         ),
         description=config.description or (SKETCH_DESCRIPTION if config.engine == "sketch" else ""),

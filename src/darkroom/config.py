@@ -74,6 +74,9 @@ class ModelConfig(BaseModel):
     max_queue: int = Field(default=64, ge=1)  # waiting requests; more get 503 server_overloaded
     max_batch_images: int | None = Field(default=None, ge=1)  # None: min(4, the engine's max batch)
     batch_window_ms: float = Field(default=0.0, ge=0, le=10_000)  # wait this long for more jobs to batch
+    # An engine call still running this long after all its requests left (or got their 504) is stuck:
+    # /health says degraded and the model answers 503 engine_stuck until it returns (`scheduling/worker.py`).
+    stuck_after_seconds: float = Field(default=120.0, gt=0)
     # Costs (`pricing.py`): the name of an entry in the price table, or this model's own prices. None:
     # upstream models are priced as their `upstream_model` in the table; local models cost nothing.
     prices: str | ModelPrice | None = None

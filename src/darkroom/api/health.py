@@ -1,6 +1,7 @@
 """`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, while
 moderation's classifiers load (`moderation`: loading, ready or off; ~1.5 s after start), or while the
-server drains for shutdown. Also each engine worker's figures (queue, batches, cancellations),
+server drains for shutdown, or (`degraded`) while an engine worker is stuck on a call that would not
+stop. Also each engine worker's figures (queue, batches, cancellations),
 and the circuit breaker of each route target (`targets`: closed, open or half-open; an open breaker
 does not make the server unhealthy, its route skips that target)."""
 
@@ -22,6 +23,8 @@ async def health(request: Request) -> JSONResponse:
     moderation = service.moderator.status
     if status == "ok" and moderation == "loading":
         status = "loading"
+    if status == "ok" and any(worker.figures.stuck for worker in service.workers.values()):
+        status = "degraded"  # an engine is stuck (`scheduling/worker.py`): restart the process to free it
     models = loader.models()
     for spec in request.app.state.catalog:
         models[spec.name]["queue_depth"] = service.worker_for(spec.engine).figures.queue_depth

@@ -50,6 +50,8 @@ class WorkerFigures:
     cancelled_running: int = 0  # ran (or started) but their result was discarded
     stopped_early: int = 0  # engine calls stopped mid-way because every job of the batch was gone
     timed_out: int = 0  # requests that hit the deadline (504)
+    stuck_calls: int = 0  # engine calls that ran on `stuck_after_seconds` after all their jobs had gone
+    stuck: bool = False  # every engine slot is held by such a call now (503 engine_stuck)
     queue_wait: Stat = field(default_factory=Stat)  # seconds
     batch_images: Tally = field(default_factory=Tally)  # images per engine call
     engine_seconds: Stat = field(default_factory=Stat)  # per engine call
@@ -63,7 +65,8 @@ class WorkerFigures:
         return {
             "queue_depth": self.queue_depth, "engine_calls": self.engine_calls, "rejected": self.rejected,
             "cancelled_queued": self.cancelled_queued, "cancelled_running": self.cancelled_running,
-            "stopped_early": self.stopped_early, "timed_out": self.timed_out,
+            "stopped_early": self.stopped_early, "timed_out": self.timed_out, "stuck_calls": self.stuck_calls,
+            "stuck": self.stuck,
             "queue_wait_seconds": self.queue_wait.summary(), "batch_images": self.batch_images.summary(),
             "engine_seconds": self.engine_seconds.summary(), "encode_seconds": self.encode_seconds.summary(),
         }

@@ -15,6 +15,14 @@ runs; if it is running, its result is discarded, and when every job of a batch i
 is asked to stop at its next step (`should_stop`). Failures: if a batch of several jobs fails
 with a 400-type error, each job is retried alone so that only the job at fault fails; any other
 error reaches every job of the batch.
+
+A stuck engine: an engine call that is still running `stuck_after_seconds` after every one of its
+jobs was gone (its clients left or got their 504, and it did not stop at a step as asked: a hung
+kernel, a deadlock, a step that never ends) holds its slot. A thread cannot be killed, so when every
+slot is held so, the worker says so instead of letting requests wait out their deadlines behind it:
+it logs a warning, `/health` reports the worker `stuck` (status `degraded`, 503, so that an
+orchestrator can restart the process), and new and queued jobs get 503 `engine_stuck` at once
+(`no_work`: a route tries its next target). When the call returns after all, the worker recovers.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ log = logging.getLogger("darkroom.scheduling")
 _NOT_RUN = EngineCancelled(0)  # the result of a job that was not rerun alone because its client had left
 RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60  # seconds; the Node SDK honours at most 60
 STOP_WAIT_SECONDS = 10.0  # at shutdown, how long running engine calls get to notice they should stop
+WATCH_SECONDS = 0.5  # how often a running engine call is checked for being stuck
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ class WorkerSettings:
     max_queue: int = 64  # jobs waiting (not counting those running)
     max_batch_images: int = 4  # images per engine call; 1 turns batching off
     batch_window_ms: float = 0.0  # how long to wait for more compatible jobs once one is taken
+    stuck_after_seconds: float = 120.0  # a call running this long after all its jobs left is stuck
 
 
 @dataclass(eq=False)
@@ -55,12 +65,14 @@ class Ticket:
     enqueued: float = field(default_factory=time.monotonic)
     started: float | None = None
     cancelled: bool = False
+    gone_at: float | None = None  # when it was cancelled (monotonic)
 
     async def result(self) -> Generation:
         try:
             return await asyncio.shield(self.future)
         except asyncio.CancelledError:
             self.cancelled = True  # the worker drops it from the queue, or discards its result
+            self.gone_at = time.monotonic()
             raise
 
 
@@ -79,11 +91,14 @@ class EngineWorker:
         self._finished: collections.deque[float] = collections.deque(maxlen=64)  # completion times
         self._loop_task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._stuck: set[int] = set()  # ids of the batches whose engine calls are stuck
 
     # ---- the request side ---------------------------------------------------------------------
 
     def submit(self, job: GenerationJob) -> Ticket:
         """Queue `job`, or refuse it at once when the queue is full."""
+        if self.stuck:
+            raise self._stuck_error()
         live = self._live()
         if live >= self.settings.max_queue:
             self.figures.rejected += 1
@@ -113,6 +128,19 @@ class EngineWorker:
     async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
         """Run `work` (the engine's load) on the thread(s) that will run its calls."""
         await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
+    @property
+    def stuck(self) -> bool:
+        """Is every slot held by a stuck engine call?"""
+        return len(self._stuck) >= self._slots
+
+    def _stuck_error(self) -> ServiceUnavailable:
+        error = ServiceUnavailable(
+            f"This model's engine is stuck: an earlier engine call has not stopped "
+            f"{self.settings.stuck_after_seconds:.0f} s after its clients left. Retry later or use another model.",
+            code="engine_stuck", headers={"Retry-After": str(RETRY_AFTER_MAX)})
+        error.no_work = True
+        return error
 
     @property
     def computing(self) -> bool:
@@ -202,11 +230,18 @@ class EngineWorker:
         self.figures.batch_images.add(sum(t.job.n for t in batch))
         self._running_jobs += len(batch)
         self.figures.engine_calls += 1  # figures are written on the loop only, never from engine threads
+        call = loop.run_in_executor(self._threads, self._call, batch)
         try:
-            results, calls = await loop.run_in_executor(self._threads, self._call, batch)
+            while not (await asyncio.wait({call}, timeout=WATCH_SECONDS))[0]:
+                self._watch(batch)
+            results, calls = call.result()
         except Exception as exc:
             results, calls = [exc] * len(batch), 1
         finally:
+            if id(batch) in self._stuck:
+                self._stuck.discard(id(batch))
+                log.warning("worker %s: the stuck engine call returned; serving again", self.name)
+            self.figures.stuck = self.stuck
             self._running -= 1
             self._running_jobs -= len(batch)
             self._arrived.set()
@@ -228,6 +263,28 @@ class EngineWorker:
                 ticket.future.set_exception(result)
             else:
                 ticket.future.set_result(result)
+
+    def _watch(self, batch: list[Ticket]) -> None:
+        """Mark the batch's call stuck once it has outlived all its jobs by `stuck_after_seconds`; when
+        every slot is stuck, answer the queued jobs at once rather than at their deadlines."""
+        if id(batch) in self._stuck or not all(t.cancelled for t in batch):
+            return
+        gone = max(t.gone_at or time.monotonic() for t in batch)
+        if time.monotonic() - gone < self.settings.stuck_after_seconds:
+            return
+        self._stuck.add(id(batch))
+        self.figures.stuck_calls += 1
+        log.warning("worker %s: an engine call has not stopped %.0f s after its clients left: it is stuck%s",
+                    self.name, self.settings.stuck_after_seconds,
+                    "; refusing jobs until it returns" if self.stuck else "")
+        if not self.stuck:
+            return
+        self.figures.stuck = True
+        while self._queue:
+            ticket = self._queue.popleft()
+            if not ticket.cancelled and not ticket.future.done():
+                ticket.future.set_exception(self._stuck_error())
+        self.figures.queue_depth = 0
 
     def _call(self, batch: list[Ticket]) -> tuple[list[Generation | BaseException], int]:
         """In the worker's thread: one engine call for the batch (each job alone after a 400).

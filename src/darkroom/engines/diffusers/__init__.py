@@ -48,7 +48,8 @@ each partial moves the VAE in (and the denoiser out) once more.
 Pipelines are not thread-safe: calls are serialised (the engine's worker runs one call at a time in
 a thread of its own, and a lock guards the pipelines). The step callback counts the steps run, takes
 the partial images, and stops the call early when every job of the batch has been cancelled.
-Failures are translated here, at the boundary, for every operation alike: out of memory -> 503 with
+Failures are translated here, at the boundary, for every operation alike: out of memory (torch's
+OutOfMemoryError on a GPU, its CPU allocator's "can't allocate memory", Python's MemoryError) -> 503 with
 Retry-After (the cache is emptied and the model keeps serving); the pipeline's own ValueError -> 400
 with its message; anything else -> the service's sanitised 500. A partial image that cannot be made
 is logged and never fails the request.
@@ -92,6 +93,8 @@ log = logging.getLogger("darkroom.engines.diffusers")
 
 OOM_RETRY_AFTER_SECONDS = 10
 _TURBO = re.compile(r"turbo|schnell|lightning|hyper|lcm", re.IGNORECASE)
+# What torch's CPU allocator raises (a plain RuntimeError) when host memory runs out.
+_HOST_OOM = re.compile(r"DefaultCPUAllocator: (?:can't allocate memory|not enough memory)")
 
 
 class DiffusersEngine(Engine):
@@ -347,7 +350,9 @@ class DiffusersEngine(Engine):
         torch = self._torch
         try:
             return pipe(**kwargs)
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+            if not isinstance(exc, (torch.OutOfMemoryError, MemoryError)) and not _HOST_OOM.search(str(exc)):
+                raise  # another RuntimeError: the service's sanitised 500
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             log.warning("model %s ran out of memory at %sx%s, %d images", self.model, kwargs["width"],
