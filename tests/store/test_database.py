@@ -3,6 +3,7 @@ idempotent, at Alembic's head, matching schema.py; several processes opening at 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -107,3 +108,38 @@ def test_a_wrong_password_names_the_setting(postgres):
 def test_an_unknown_database_kind_names_the_setting():
     with pytest.raises(ConfigError, match=r"^Invalid setting 'database_url': "):
         open_database("nosuchdb://localhost/x")
+
+
+def test_an_unreachable_database_is_a_503_store_unavailable():
+    from darkroom.errors import StoreUnavailable
+
+    from ..conftest import closed_port
+
+    engine = sa.create_engine(f"postgresql+psycopg://u:p@127.0.0.1:{closed_port()}/db", pool_pre_ping=True)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            KeyStore(engine).lookup("dr-anything")
+    finally:
+        engine.dispose()
+    assert (caught.value.status, caught.value.code) == (503, "store_unavailable")
+    assert int(caught.value.headers["Retry-After"]) > 0
+    assert "127.0.0.1" not in caught.value.message  # no internals in what a client sees
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")), "insufficient_storage"),
+    (sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection")), "store_unavailable"),
+    (sa.exc.TimeoutError("QueuePool limit reached"), "store_unavailable"),
+    (sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), None),  # a bug: not hidden
+])
+def test_database_errors_as_the_client_sees_them(error, expected):
+    from darkroom.errors import DarkroomError
+    from darkroom.store.database import translating
+
+    with pytest.raises((DarkroomError, sa.exc.SQLAlchemyError)) as caught, translating("a test"):
+        raise error
+    if expected is None:
+        assert caught.value is error
+    else:
+        assert caught.value.code == expected and caught.value.status == (507 if expected == "insufficient_storage"
+                                                                          else 503)

@@ -140,6 +140,92 @@ def test_flush_with_nothing_queued_returns_at_once(ledger):
     assert ledger.flush(0.01)
 
 
+def outage() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("INSERT INTO usage ...", {}, Exception("connection refused"))
+
+
+def test_rows_that_could_not_be_written_are_kept_and_retried(engine, monkeypatch):
+    monkeypatch.setattr(ledger_module, "RETRY_SECONDS", (0.01,))
+    ledger = UsageLedger(engine)
+    write, tries = ledger._write, []
+
+    def down_twice(rows) -> None:
+        tries.append(len(rows))
+        if len(tries) <= 2:
+            raise outage()
+        write(rows)
+
+    ledger._write = down_twice
+    ledger.start()
+    try:
+        for i in range(3):
+            ledger.record(record(f"req_{i}"))
+        assert ledger.flush(10)
+        assert tries == [3, 3, 3]
+        assert [row["request_id"] for row in ledger.rows()] == ["req_0", "req_1", "req_2"]  # in order, once
+        assert (ledger.written, ledger.pending, ledger.dropped) == (3, 0, 0)
+    finally:
+        ledger.close()
+
+
+def test_a_commit_reported_as_failed_is_not_written_twice(engine, monkeypatch):
+    monkeypatch.setattr(ledger_module, "RETRY_SECONDS", (0.01,))
+    ledger = UsageLedger(engine)
+    write, tries = ledger._write, []
+
+    def committed_then_lost(rows) -> None:  # the connection dropped after COMMIT went through
+        tries.append(len(rows))
+        write(rows)
+        if len(tries) == 1:
+            raise outage()
+
+    ledger._write = committed_then_lost
+    ledger.start()
+    try:
+        for i in range(3):
+            ledger.record(record(f"req_{i}"))
+        assert ledger.flush(10)
+        ledger.record(record("req_3"))
+        assert ledger.flush(10)
+        assert len(tries) == 3
+        assert sorted(row["request_id"] for row in ledger.rows()) == ["req_0", "req_1", "req_2", "req_3"]
+    finally:
+        ledger.close()
+
+
+def test_a_row_the_database_refuses_is_dropped_alone(ledger, caplog):
+    ledger.record(record("req_good"))
+    ledger.record(record(None))  # request_id is NOT NULL: an IntegrityError, not an outage
+    ledger.record(record("req_good_too"))
+    assert ledger.flush(10)
+    assert [row["request_id"] for row in ledger.rows()] == ["req_good", "req_good_too"]
+    assert "cannot write the row of request None" in caplog.text
+
+
+def test_the_rows_held_are_bounded(engine, monkeypatch):
+    monkeypatch.setattr(ledger_module, "MAX_PENDING_ROWS", 5)
+    ledger = UsageLedger(engine)  # not started: nothing is written
+    for i in range(8):
+        ledger.record(record(f"req_{i}"))
+    assert (ledger.pending, ledger.dropped) == (5, 3)
+
+
+def test_close_gives_up_on_a_database_that_stays_down(engine, monkeypatch, caplog):
+    monkeypatch.setattr(ledger_module, "RETRY_SECONDS", (0.01,))
+    monkeypatch.setattr(ledger_module, "CLOSE_SECONDS", 0.3)
+    ledger = UsageLedger(engine)
+
+    def down(rows) -> None:
+        raise outage()
+
+    ledger._write = down
+    ledger.start()
+    ledger.record(record())
+    ledger.close()
+    assert ledger._thread is None and ledger.pending == 1
+    assert "could not write its last 1 rows before shutting down" in caplog.text
+
+
 def test_rows_filters(ledger, monkeypatch):
     clock = Clock(1_800_000_000.0)
     monkeypatch.setattr(ledger_module, "time", clock)
