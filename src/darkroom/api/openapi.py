@@ -388,8 +388,13 @@ def _darkroom_schemas() -> dict[str, Any]:
              "properties": {"id": string, "object": {"const": "model"}, "created": integer, "owned_by": string,
                             "engine": {**string, "x-darkroom": True}, "family": {**string, "x-darkroom": True},
                             "description": {"type": ["string", "null"], "x-darkroom": True},
-                            "moderation": {"type": "object", "x-darkroom": True,
-                                           "required": ["by"], "properties": {"by": string}},
+                            "moderation": {"type": "object", "x-darkroom": True, "required": ["by"],
+                                           "description": "Who checks this model's requests, and which checks "
+                                                          "are skipped and why.",
+                                           "properties": {"by": {"enum": ["darkroom", "provider", "nobody"]},
+                                                          "prompts": string, "input_images": string,
+                                                          "output_images": string, "reason": string,
+                                                          "detector_ceiling": number}},
                             "targets": {"type": "array", "items": string, "x-darkroom": True},
                             "strategy": {**string, "x-darkroom": True}}}
     result = {"type": "object", "required": ["object", "images", "num_model_requests"],
