@@ -51,7 +51,7 @@ EXAMPLES = {  # one request per body that the default catalog serves
     "CreateImageRequest": {"prompt": "a lighthouse at dusk", "model": "gpt-image-1", "size": "1024x1024",
                            "quality": "low", "seed": 7},
     "CreateImageEditJsonRequest": {
-        "prompt": "make it night", "model": "gpt-image-1",
+        "prompt": "make it night", "model": "dall-e-2", "size": "256x256",
         "images": [{"image_url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42"
                                  "mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="}]},
 }
