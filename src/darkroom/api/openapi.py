@@ -5,7 +5,7 @@ document would show no bodies and no errors). Request bodies come from the proto
 (`protocol/images.py`, `protocol/edits.py`) that validate them, so a field the server accepts is in
 the schema and an unknown one (refused with 400 `unknown_parameter`) is not: `additionalProperties:
 false`. `ImagesResponse` comes from the model that serialises it. The stream events, the error
-envelope and Darkroom's own routes are written out below.
+envelope and the shapes of Darkroom's own routes are written out in `openapi_schemas.py`.
 
 Darkroom's additions are marked `x-darkroom: true`: extension fields (`seed`, `steps`,
 `guidance_scale`, `negative_prompt`, `scheduler`, the events' `image_index`) and routes OpenAI does
@@ -27,9 +27,9 @@ from .. import __version__
 from ..protocol.edits import MAX_EDIT_IMAGES, ImageEditJSONRequest, ImageEditRequest, ImageVariationRequest
 from ..protocol.images import Extensions, ImageGenerateRequest, ImagesResponse
 from .docs_page import render_docs
+from .openapi_schemas import REF, darkroom_schemas, stream_schemas
 from .usage import MAX_BUCKETS, MAX_TIME
 
-REF = "#/components/schemas/{model}"
 EXTENSION_FIELDS = (*Extensions.model_fields,)  # seed, steps, guidance_scale, negative_prompt, scheduler
 # Error statuses, each with what makes it happen (the exception tree: darkroom/errors.py).
 ERRORS = {
@@ -73,8 +73,8 @@ def build_document() -> dict[str, Any]:
         request_schemas[name]["examples"] = [example]
     schemas.update(request_schemas)
     schemas["ImagesResponse"] = _model_schema(ImagesResponse, schemas)
-    schemas.update(_stream_schemas())
-    schemas.update(_darkroom_schemas())
+    schemas.update(stream_schemas())
+    schemas.update(darkroom_schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Darkroom", "version": __version__,
@@ -208,7 +208,8 @@ def _usage_operation(operation_id: str, darkroom: bool = True) -> dict[str, Any]
         _query("models", strings, "Models."),
         _query("sizes", strings, "Sizes."),
         _query("sources", strings, "Sources (`image.generation`, `image.edit`, `image.variation`)."),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": max(MAX_BUCKETS.values())}, "Buckets: 1-31 for 1d, 1-168 for 1h, 1-1440 for 1m."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": max(MAX_BUCKETS.values())},
+               "Buckets: 1-31 for 1d, 1-168 for 1h, 1-1440 for 1m."),
     ]
     operation = _operation(operation_id, "The usage ledger in OpenAI's organization usage shape (admin keys). "
                            "Any other query parameter is refused.", (*KEYED, "400", "403"),
@@ -335,105 +336,3 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(item) for item in value]
     return value
-
-
-# ---- stream events, errors and Darkroom's own shapes ----------------------------------------------
-
-
-def _stream_schemas() -> dict[str, Any]:
-    echo = {"created_at": {"type": "integer", "description": "Unix seconds."},
-            "size": {"type": "string"}, "quality": {"type": "string", "enum": ["low", "medium", "high", "auto"]},
-            "background": {"type": "string", "enum": ["transparent", "opaque", "auto"]},
-            "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"]}}
-    index = {"type": "integer", "minimum": 0, "x-darkroom": True,
-             "description": "Darkroom: which image of the request (present when n > 1)."}
-    usage = {"type": "object", "required": ["total_tokens", "input_tokens", "output_tokens", "input_tokens_details"],
-             "properties": {"total_tokens": {"type": "integer"}, "input_tokens": {"type": "integer"},
-                            "output_tokens": {"type": "integer"},
-                            "input_tokens_details": {"$ref": REF.format(model="InputTokensDetails")}}}
-    schemas: dict[str, Any] = {"ImagesUsage": usage}
-    for kind, title in (("image_generation", "ImageGen"), ("image_edit", "ImageEdit")):
-        common = ["type", "b64_json", *echo]
-        schemas[f"{title}PartialImageEvent"] = {
-            "type": "object", "required": [*common, "partial_image_index"],
-            "properties": {"type": {"const": f"{kind}.partial_image"}, "b64_json": {"type": "string"}, **echo,
-                           "partial_image_index": {"type": "integer", "minimum": 0}, "image_index": index}}
-        schemas[f"{title}CompletedEvent"] = {
-            "type": "object", "required": [*common, "usage"],
-            "properties": {"type": {"const": f"{kind}.completed"}, "b64_json": {"type": "string"}, **echo,
-                           "usage": {"$ref": REF.format(model="ImagesUsage")}, "image_index": index}}
-        schemas[f"{title}StreamEvent"] = {
-            "description": "The `data` of one server-sent event; its `event:` line repeats `type`.",
-            "oneOf": [{"$ref": REF.format(model=f"{title}{name}")}
-                      for name in ("PartialImageEvent", "CompletedEvent")] + [
-                {"$ref": REF.format(model="StreamErrorEvent")}]}
-    schemas["StreamErrorEvent"] = {
-        "type": "object", "required": ["type", "error"], "description": "A failure after the stream began.",
-        "properties": {"type": {"const": "error"}, "error": {"$ref": REF.format(model="Error")}}}
-    schemas["Error"] = {
-        "type": "object", "required": ["message", "type", "param", "code"],
-        "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                       "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]},
-                       "moderation_details": {"type": "object", "description": "Moderation blocks: "
-                                              "`moderation_stage` and `categories`."}}}
-    schemas["ErrorResponse"] = {"type": "object", "required": ["error"], "additionalProperties": False,
-                                "properties": {"error": {"$ref": REF.format(model="Error")}}}
-    return schemas
-
-
-def _darkroom_schemas() -> dict[str, Any]:
-    string, integer, number = {"type": "string"}, {"type": "integer"}, {"type": "number"}
-    nullable = {"type": ["string", "null"]}
-    model = {"type": "object", "required": ["id", "object", "created", "owned_by"],
-             "properties": {"id": string, "object": {"const": "model"}, "created": integer, "owned_by": string,
-                            "engine": {**string, "x-darkroom": True}, "family": {**string, "x-darkroom": True},
-                            "description": {"type": ["string", "null"], "x-darkroom": True},
-                            "moderation": {"type": "object", "x-darkroom": True, "required": ["by"],
-                                           "description": "Who checks this model's requests, and which checks "
-                                                          "are skipped and why.",
-                                           "properties": {"by": {"enum": ["darkroom", "provider", "nobody"]},
-                                                          "prompts": string, "input_images": string,
-                                                          "output_images": string, "reason": string,
-                                                          "detector_ceiling": number}},
-                            "targets": {"type": "array", "items": string, "x-darkroom": True},
-                            "strategy": {**string, "x-darkroom": True}}}
-    result = {"type": "object", "required": ["object", "images", "num_model_requests"],
-              "properties": {"object": {"const": "organization.usage.images.result"}, "images": integer,
-                             "num_model_requests": integer, "input_tokens": {**integer, "x-darkroom": True},
-                             "output_tokens": {**integer, "x-darkroom": True},
-                             "cost_usd": {**number, "x-darkroom": True}, "source": nullable, "size": nullable,
-                             "model": nullable, "api_key_id": nullable, "project_id": nullable, "user_id": nullable}}
-    kept = {"type": "object", "x-darkroom": True,
-            "required": ["object", "id", "request_id", "created_at", "expires_at", "model", "operation", "prompt",
-                         "size", "output_format", "seed", "url"],
-            "properties": {"object": {"const": "image.kept"}, "id": string, "request_id": string,
-                           "created_at": integer, "expires_at": integer, "model": string, "operation": string,
-                           "prompt": string, "size": string, "output_format": string, "seed": integer,
-                           "url": string}}
-    return {
-        "Model": model,
-        "ListModelsResponse": {"type": "object", "required": ["object", "data"],
-                               "properties": {"object": {"const": "list"},
-                                              "data": {"type": "array", "items": {"$ref": REF.format(model="Model")}}}},
-        "UsageImagesResult": result,
-        "UsageImagesPage": {"type": "object", "required": ["object", "data", "has_more", "next_page"],
-                            "properties": {"object": {"const": "page"}, "has_more": {"type": "boolean"},
-                                           "next_page": nullable, "data": {"type": "array", "items": {
-                                               "type": "object", "required": ["object", "start_time", "end_time",
-                                                                              "results"],
-                                               "properties": {"object": {"const": "bucket"}, "start_time": integer,
-                                                              "end_time": integer, "results": {
-                                                                  "type": "array", "items": {
-                                                                      "$ref": REF.format(model="UsageImagesResult")}}}}}}},
-        "KeptImage": kept,
-        "KeptImageList": {"type": "object", "x-darkroom": True, "required": ["object", "data"],
-                          "properties": {"object": {"const": "list"},
-                                         "data": {"type": "array", "items": {"$ref": REF.format(model="KeptImage")}}}},
-        "Health": {"type": "object", "x-darkroom": True,
-                   "required": ["status", "version", "models", "moderation", "workers", "routes", "targets"],
-                   "properties": {"status": {"enum": ["ok", "loading", "failed", "draining"]}, "version": string,
-                                  "models": {"type": "object", "additionalProperties": {
-                                      "type": "object", "required": ["engine", "state"]}},
-                                  "moderation": {"enum": ["loading", "ready", "off"]}, "workers": {"type": "object"},
-                                  "routes": {"type": "object"}, "targets": {"type": "object"}}},
-    }
