@@ -377,3 +377,16 @@ def test_every_form_field_is_known_and_others_are_refused(http, name, path):
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_parameter"
     stray_file = http.post(path, data={"prompt": "a fox"}, files={**image, "extra": ("b.png", png(), "image/png")})
     assert stray_file.status_code == 400 and stray_file.json()["error"]["code"] == "unknown_parameter"
+
+
+def test_every_status_of_the_exception_tree_is_documented():
+    """A new error class (as 507 was) must reach the document: every status in darkroom/errors.py is a
+    documented error response, but 405 (a method no operation has) and UpstreamError's passed-through one."""
+    from darkroom import errors
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(sub for child in cls.__subclasses__() for sub in subclasses(child))]
+
+    statuses = {str(cls.status) for cls in subclasses(errors.DarkroomError) if cls is not errors.UpstreamError}
+    assert statuses - {"405"} <= set(DOC["components"]["responses"]), statuses - set(DOC["components"]["responses"])
+    assert "default" in documented_statuses("/v1/images/generations", "post")  # the upstream's own status

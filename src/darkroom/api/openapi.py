@@ -43,9 +43,11 @@ ERRORS = {
            "(`insufficient_quota`).",
     "500": "A failure inside Darkroom (the message is sanitised).",
     "502": "An upstream provider could not be reached or answered something that is not OpenAI's API.",
-    "503": "Not now: models still loading, a full queue, out of memory, the metadata store down, or shutting "
-           "down (with Retry-After).",
+    "503": "Not now: models still loading, a full queue, out of memory, the metadata or image store "
+           "unreachable (`store_unavailable`, `storage_unavailable`), or shutting down (with Retry-After).",
     "504": "The request's deadline passed before its images were ready (or an upstream did not answer).",
+    "507": "A write the request needs (a `url` response's image, a kept image, a limit's counter) failed: a disk "
+           "is full (`insufficient_storage`; Darkroom's own status, OpenAI has none).",
 }
 EXAMPLES = {  # one request per body that the default catalog serves
     "CreateImageRequest": {"prompt": "a lighthouse at dusk", "model": "gpt-image-1", "size": "1024x1024",
@@ -55,8 +57,8 @@ EXAMPLES = {  # one request per body that the default catalog serves
         "images": [{"image_url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42"
                                  "mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="}]},
 }
-KEYED = ("401", "429", "500", "503")  # any route behind the API key: auth reads the key store, charges limits
-IMAGE_ERRORS = ("400", "401", "404", "413", "429", "500", "502", "503", "504")
+KEYED = ("401", "429", "500", "503", "507")  # any route behind the API key: auth reads the key store, charges limits
+IMAGE_ERRORS = ("400", "401", "404", "413", "429", "500", "502", "503", "504", "507")
 
 
 def build_document() -> dict[str, Any]:
