@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=8_294_400, gt=0)  # per image, every model; [[models]] max_pixels lowers it
     request_timeout_seconds: float = Field(default=590.0, gt=0)  # under the SDKs' 600 s: a 504, not a retry
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM, time for work in flight
+    # Connections (`connections.py`): slow or idle clients can neither pin the server nor hold memory.
+    keep_alive_timeout_seconds: float = Field(default=5.0, gt=0)  # an idle kept-alive connection is closed
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line + headers must arrive within it
+    body_timeout_seconds: float = Field(default=120.0, gt=0)  # the whole body, from the end of the headers
+    max_header_bytes: int = Field(default=65_536, ge=1024)  # request line + headers; more: 431
+    max_connections: int = Field(default=1000, ge=1)  # open connections; a request on one more: 503
     # Moderation (moderation/): prompt and image checks on every request. Off only when set false, with
     # a warning at start. The two levels' thresholds are tables of their own ([moderation_auto]).
     moderation_enabled: bool = True

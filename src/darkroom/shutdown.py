@@ -7,6 +7,9 @@ A second SIGTERM or Ctrl-C during the drain ends it at once, the same way: every
 flight is answered with that 503 envelope (never uvicorn's plain-text 500), its engine call stops at
 its next step, and the process exits 0 as soon as those answers are written. A third signal is
 uvicorn's own force-quit.
+
+The server runs uvicorn with Darkroom's per-connection limits (`connections.py`: header and body
+deadlines, header size, open connections) and its keep-alive timeout, all from the settings.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .config import Settings
+from .connections import ConnectionLimits, guarded_protocol
 
 log = logging.getLogger("darkroom.shutdown")
 ANSWER_WAIT_SECONDS = 5.0  # once work in flight is abandoned, how long its 503s get to be written
@@ -27,8 +31,11 @@ ANSWER_WAIT_SECONDS = 5.0  # once work in flight is abandoned, how long its 503s
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, app: FastAPI, settings: Settings) -> None:
+        limits = ConnectionLimits(settings.header_timeout_seconds, settings.body_timeout_seconds,
+                                  settings.max_header_bytes, settings.max_connections)
         super().__init__(uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                                        access_log=False, timeout_graceful_shutdown=3))
+                                        access_log=False, timeout_graceful_shutdown=3, http=guarded_protocol(limits),
+                                        timeout_keep_alive=settings.keep_alive_timeout_seconds))
         self.service = app.state.service
         self.grace = settings.shutdown_grace_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
