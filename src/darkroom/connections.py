@@ -13,8 +13,9 @@ headers a byte at a time, holds its connection (and the bytes it sent) for as lo
     max_header_bytes         request line and headers: past it, 431 and the connection is closed
     max_connections          open connections: a request on one past it gets 503 (Retry-After)
 
-Each refusal is OpenAI's envelope (code `request_timeout`, `headers_too_large`, `server_overloaded`)
-with an `x-request-id`, written here because the app never saw the request; all close the connection.
+Each refusal is an error of the tree (`errors.py`: RequestTimeout, HeadersTooLarge, ServiceUnavailable
+`server_overloaded`) in OpenAI's envelope with an `x-request-id`, written here because the app never saw
+the request (so the access log and ledger do not have it either); each closes the connection.
 The settings are in `config.py` (`Settings`); `shutdown.DrainingServer` passes them to uvicorn.
 """
 
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .errors import DarkroomError, HeadersTooLarge, RequestTimeout, ServiceUnavailable
 
 OVERLOADED_RETRY_AFTER_SECONDS = 2
 
@@ -44,14 +47,18 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
 
 
-def refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> bytes:
-    """A whole HTTP/1.1 response carrying the envelope, that closes the connection."""
-    body = json.dumps({"error": {"message": message, "type": "invalid_request_error" if status < 500
-                                 else "server_error", "param": None, "code": code}}).encode()
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "content-type: application/json",
-             f"content-length: {len(body)}", f"x-request-id: req_{secrets.token_hex(16)}", "connection: close",
-             *(f"{name}: {value}" for name, value in (headers or {}).items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+def refusal_headers(error: DarkroomError, body: bytes) -> list[tuple[bytes, bytes]]:
+    headers = {"content-type": "application/json", "content-length": str(len(body)),
+               "x-request-id": f"req_{secrets.token_hex(16)}", "connection": "close", **error.headers}
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+def refusal(error: DarkroomError) -> bytes:
+    """A whole HTTP/1.1 response carrying `error`'s envelope, that closes the connection."""
+    body = json.dumps(error.body()).encode()
+    lines = [f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}".encode(),
+             *(name + b": " + value for name, value in refusal_headers(error, body))]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -73,8 +80,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)  # an upper bound: a body may follow the headers in `data`
         super().data_received(data)
         if self._in_headers and self._header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
-            self._refuse(431, "headers_too_large", f"The request's headers exceed "
-                         f"{self.limits.max_header_bytes} bytes.")
+            self._refuse(HeadersTooLarge(f"The request's headers exceed {self.limits.max_header_bytes} bytes."))
 
     # ---- parser callbacks --------------------------------------------------------------------------
 
@@ -119,14 +125,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self.logger.info("closing a connection whose request %s did not arrive within %.0f s", part, seconds)
-        self._refuse(408, "request_timeout", f"The request's {part} did not arrive within {seconds:.0f} seconds.")
+        self._refuse(RequestTimeout(f"The request's {part} did not arrive within {seconds:.0f} seconds."))
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(self, error: DarkroomError) -> None:
         """Answer with the envelope unless a response has begun, then close; the route (if any) sees a
         disconnect."""
         cycle = self.cycle
         if cycle is None or not cycle.response_started:
-            self.transport.write(refusal(status, code, message))
+            self.transport.write(refusal(error))
         if cycle is not None and not cycle.response_complete:
             cycle.response_started = True
             cycle.disconnected = True
@@ -135,9 +141,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 async def _overloaded(scope, receive, send) -> None:  # noqa: ANN001 - an ASGI app
-    body = refusal(503, "server_overloaded", "The server has too many open connections. Retry shortly.")
-    head, payload = body.split(b"\r\n\r\n", 1)
-    headers = [tuple(line.split(b": ", 1)) for line in head.split(b"\r\n")[1:]]
-    headers.append((b"retry-after", str(OVERLOADED_RETRY_AFTER_SECONDS).encode()))
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    """The answer to a request on a connection past `max_connections`."""
+    error = ServiceUnavailable("The server has too many open connections. Retry shortly.", code="server_overloaded",
+                               headers={"Retry-After": str(OVERLOADED_RETRY_AFTER_SECONDS)})
+    body = json.dumps(error.body()).encode()
+    await send({"type": "http.response.start", "status": error.status, "headers": refusal_headers(error, body)})
+    await send({"type": "http.response.body", "body": body})

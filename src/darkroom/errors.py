@@ -13,7 +13,9 @@
     ├── NotFound                        404 invalid_request_error  not_found
     │   └── ModelNotFound               404                         model_not_found
     ├── MethodNotAllowed                405 invalid_request_error  method_not_allowed
+    ├── RequestTimeout                  408 invalid_request_error  request_timeout (headers or body too slow)
     ├── PayloadTooLarge                 413 invalid_request_error  request_too_large
+    ├── HeadersTooLarge                 431 invalid_request_error  headers_too_large
     ├── RateLimited                     429 requests               rate_limit_exceeded (+ Retry-After)
     ├── QuotaExceeded                   429 insufficient_quota     insufficient_quota (no Retry-After;
     │                                                               x-should-retry: false)
@@ -159,12 +161,29 @@ class MethodNotAllowed(DarkroomError):
     code = "method_not_allowed"
 
 
+class RequestTimeout(DarkroomError):
+    """A request's headers or body did not arrive within `header_timeout_seconds` / `body_timeout_seconds`
+    (`connections.py` answers it and closes the connection: the app never saw the request)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class PayloadTooLarge(DarkroomError):
     """A request body over `max_body_bytes`."""
 
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class HeadersTooLarge(DarkroomError):
+    """A request line and headers over `max_header_bytes` (`connections.py`, like `RequestTimeout`)."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "headers_too_large"
 
 
 class RateLimited(DarkroomError):
