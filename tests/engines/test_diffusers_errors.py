@@ -78,3 +78,18 @@ def test_other_failures_are_sanitised_500(app_and_engine):
         assert "secret" not in response.text and "cuDNN" not in response.text
         assert response.json()["error"]["type"] == "server_error"
         assert post(client).status_code == 200
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                 "you tried to allocate 100000000000000 bytes. Error code 12 (Cannot allocate memory)"),
+    MemoryError(),
+], ids=["torch-cpu-allocator", "MemoryError"])
+def test_host_out_of_memory_is_503_too(app_and_engine, error):
+    client, engine = app_and_engine
+    with failing_once(engine, error):
+        response = post(client)
+        assert response.status_code == 503
+        error_body = response.json()["error"]
+        assert error_body["code"] == "out_of_memory" and "alloc" not in error_body["message"]
+        assert post(client).status_code == 200

@@ -381,3 +381,44 @@ async def test_job_whose_client_left_is_not_retried_alone_after_a_400(make_worke
     assert_images_of(result_a, job("a"))
     assert isinstance(result_bad, InvalidRequest)
     assert engine.prompts() == [["a", "bad", "gone"], ["a"], ["bad"]]
+
+
+# ---- a stuck engine ----------------------------------------------------------------------------------
+
+
+async def test_a_call_that_outlives_its_clients_makes_the_worker_stuck_until_it_returns(make_worker):
+    """An engine call deaf to `should_stop` holds the only slot after its client left: `stuck_after_seconds`
+    later the worker refuses new jobs and answers queued ones at once (503 engine_stuck, no_work), and
+    serves again once the call returns."""
+    engine = GatedEngine(stoppable=False, pause_at=1)
+    worker = make_worker(engine, max_batch_images=1, stuck_after_seconds=0.05)
+    hung = submit(worker, job("hung"))
+    [call] = await engine.started(1)
+    queued = submit(worker, job("queued"))
+    await leave(hung)
+    await eventually(lambda: worker.stuck, "the worker to call itself stuck")
+    assert worker.figures.stuck and worker.figures.stuck_calls == 1
+    with pytest.raises(ServiceUnavailable) as refused:
+        worker.submit(job("refused"))
+    assert refused.value.code == "engine_stuck" and refused.value.no_work
+    assert int(refused.value.headers["Retry-After"]) >= 1
+    [answer] = await outcomes(queued)
+    assert isinstance(answer, ServiceUnavailable) and answer.code == "engine_stuck"
+    assert [c.prompts for c in engine.calls] == [["hung"]]  # the queued job never reached the engine
+    engine.gate.open()  # the call returns after all
+    await eventually(lambda: not worker.stuck and not worker.figures.stuck, "the worker to recover")
+    [result] = await outcomes(submit(worker, job("after")))
+    assert_images_of(result, job("after"))
+    assert call.outcome == "done" and worker.figures.stuck_calls == 1
+
+
+async def test_a_slow_call_with_a_client_still_waiting_is_never_stuck(make_worker):
+    engine = GatedEngine(stoppable=False, pause_at=1)
+    worker = make_worker(engine, max_batch_images=1, stuck_after_seconds=0.05)
+    waiting = submit(worker, job("slow"))
+    await engine.started(1)
+    await asyncio.sleep(0.7)  # past stuck_after_seconds and a watch round: still not stuck, someone waits
+    assert not worker.stuck and worker.figures.stuck_calls == 0
+    engine.gate.open()
+    [result] = await outcomes(waiting)
+    assert_images_of(result, job("slow"))
