@@ -106,3 +106,25 @@ def test_models_command_lists_routes(tmp_path):
     assert result.returncode == 0, result.stderr
     [line] = [line for line in result.stdout.splitlines() if line.startswith("hero")]
     assert line.split()[1] == "route" and "round-robin: gpt-image-1, gpt-image-1.5" in line
+
+
+def test_a_relative_data_dir_in_the_config_file_is_relative_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "etc").mkdir()
+    path = write(tmp_path / "etc", 'data_dir = "state/../data"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_settings("etc/darkroom.toml").data_dir == tmp_path / "etc" / "data"  # absolute, normalised
+    monkeypatch.chdir(tmp_path / "etc")
+    assert load_settings(path).data_dir == tmp_path / "etc" / "data"  # the same from any working directory
+
+
+def test_a_relative_data_dir_from_env_flag_or_default_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    path = write(tmp_path, 'data_dir = "in-file"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings().data_dir == elsewhere / "darkroom-data"
+    assert load_settings(path, data_dir="flag").data_dir == elsewhere / "flag"
+    monkeypatch.setenv("DARKROOM_DATA_DIR", "env")
+    assert load_settings(path).data_dir == elsewhere / "env"  # the env wins over the file, as for any setting
+    monkeypatch.setenv("DARKROOM_DATA_DIR", str(tmp_path / "abs"))
+    assert load_settings(path).data_dir == tmp_path / "abs"

@@ -8,7 +8,11 @@ Retry-After honoured by a retrying client, and `insufficient_quota` not retried.
 
 from __future__ import annotations
 
+import base64
 import io
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -16,7 +20,7 @@ import openai
 import pytest
 from PIL import Image
 
-from .conftest import LiveServer, create_key, darkroom_cli, start_server, stop_server
+from .conftest import LiveServer, create_key, darkroom_cli, free_port, start_server, stop_server
 
 SETTINGS_KEY = "sk-settings-key"
 PROMPT = "a lighthouse on a cliff, flat illustration"
@@ -85,7 +89,7 @@ def test_the_cli_refuses_a_duplicate_name_and_prints_no_key(live):
     create_key(live, "twice")
     done = darkroom_cli(live, "keys", "create", "--name", "twice")
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == "darkroom: A key named 'twice' already exists.\n"
+    assert done.stderr.splitlines()[1:] == ["darkroom: A key named 'twice' already exists."]
 
 
 def test_the_cli_refuses_a_zero_limit(live):
@@ -99,7 +103,9 @@ def test_the_cli_issues_a_key_limited_to_models_with_a_budget(live):
                         "--monthly-budget", "12.5")
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip()
-    assert done.stderr == ("Key 'partner' created (12.5 USD/month, models gpt-image-1,dall-e-3). "
+    store = live.log_path.parent / "data" / "darkroom.db"
+    assert done.stderr == (f"Key store: {store}\n"
+                           "Key 'partner' created (12.5 USD/month, models gpt-image-1,dall-e-3). "
                            "This is the only time it is shown.\n")
     create_key(live, "everything")
     lines = {line.split()[0]: line.split() for line in darkroom_cli(live, "keys", "list").stdout.splitlines()}
@@ -244,3 +250,39 @@ def test_the_database_holds_no_key(live):
     for key in keys:
         assert key[7:].encode() not in stored
     assert not any(key[7:] in live.log() for key in keys)
+
+
+def test_keys_create_from_another_directory_uses_the_servers_store(tmp_path):
+    """A config file with a relative data_dir: the CLI run from elsewhere finds the server's store (it used to
+    make a second one in its own working directory, whose keys the server refused)."""
+    workdir, other = tmp_path / "srv", tmp_path / "other"
+    workdir.mkdir()
+    other.mkdir()
+    config = workdir / "relative.toml"
+    config.write_text(f'data_dir = "data"\napi_keys = ["{SETTINGS_KEY}"]\n')
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DARKROOM_")}
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--port", str(port), "--config",
+                                    "relative.toml"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+    server = LiveServer(f"http://127.0.0.1:{port}", SETTINGS_KEY, process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert process.poll() is None, server.log()
+        done = subprocess.run([sys.executable, "-m", "darkroom", "keys", "create", "--name", "elsewhere", "--config",
+                               str(config)], capture_output=True, text=True, env=env, cwd=other, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"Key store: {workdir / 'data' / 'darkroom.db'}\n")  # not "(new: ...)"
+        assert list(other.iterdir()) == []  # no second store next to the CLI
+        image = generate(sdk(server, done.stdout.strip())).data[0]
+        assert Image.open(io.BytesIO(base64.b64decode(image.b64_json))).size == (1024, 1024)
+        assert f"data directory {workdir / 'data'};" in server.log()
+    finally:
+        stop_server(server)

@@ -134,6 +134,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .shutdown import DrainingServer
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("darkroom").info("data directory %s; metadata store %s", settings.data_dir,
+                                       store_description(settings))
     app = create_app(settings)
     server = DrainingServer(app, settings)
 
@@ -147,6 +149,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"darkroom: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def store_description(settings: Settings) -> str:
+    """Where the metadata store (keys, ledger) is, for the CLI's messages and the server's start-up log.
+
+    Named before the store is opened, so that a store the command is about to create is called new: a
+    command run with another data directory than the server's then says so instead of failing silently.
+    """
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(settings.database_url).render_as_string(hide_password=True)
+        except Exception:  # an invalid URL: opening the store reports it
+            return "database_url (unparsable)"
+    path = settings.data_dir / "darkroom.db"
+    return f"{path}" if path.exists() else f"{path} (new: there was no store here yet)"
 
 
 def _models(settings: Settings, args: argparse.Namespace) -> int:
@@ -165,7 +184,9 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
     from .store import MetadataStore
     from .store.keys import Limits
 
+    where = store_description(settings)
     store = MetadataStore.open(settings)
+    print(f"Key store: {where}", file=sys.stderr)
     try:
         record, key = store.keys.create(args.name, Limits(args.rpm, args.images_per_minute, args.monthly_images,
                                                           args.monthly_budget), admin=args.admin, models=args.models)
@@ -182,7 +203,9 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
 def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
     from .store import MetadataStore
 
+    where = store_description(settings)
     store = MetadataStore.open(settings)
+    print(f"Key store: {where}", file=sys.stderr)
     try:
         keys = store.keys.list()
     finally:

@@ -250,10 +250,30 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
         path = Path(config_file)
         _check_toml(path)
         settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return settings_cls(**{k: v for k, v in overrides.items() if v is not None})
+        settings = settings_cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    return settings.model_copy(update={"data_dir": _absolute_data_dir(settings.data_dir, config_file, overrides)})
+
+
+def _absolute_data_dir(data_dir: Path, config_file: str | os.PathLike[str] | None, overrides: dict) -> Path:
+    """The data directory as an absolute path, so that every command (and any later chdir) uses the same one.
+
+    A relative `data_dir` written in the config file is relative to that file's folder; one from a flag,
+    DARKROOM_DATA_DIR or the default is relative to the working directory at the time it is read.
+    """
+    data_dir = data_dir.expanduser()
+    if data_dir.is_absolute():
+        return data_dir
+    from_file = (config_file and "data_dir" not in overrides and "DARKROOM_DATA_DIR" not in
+                 {k.upper() for k in os.environ})
+    if from_file:
+        with Path(config_file).open("rb") as f:
+            from_file = "data_dir" in tomllib.load(f)
+    base = Path(config_file).expanduser().resolve().parent if from_file else Path.cwd()
+    return Path(os.path.normpath(base / data_dir))
 
 
 def _check_toml(path: Path) -> None:
