@@ -30,6 +30,9 @@ CASES = [
     ("huge-int-n", b'{"prompt": "x", "n": ' + b"1" * 5000 + b"}", JSON, 400, None, "invalid_json"),
     ("huge-int-compression", b'{"prompt": "x", "model": "gpt-image-1", "output_compression": ' + b"9" * 5000 + b"}",
      JSON, 400, None, "invalid_json"),
+    # Once accepted (issue 15, tests/fuzz/test_json_bodies.py): NaN and Infinity are not JSON.
+    ("nan-literal", b'{"prompt": "x", "guidance_scale": NaN}', JSON, 400, None, "invalid_json"),
+    ("infinity-literal", b'{"prompt": "x", "n": -Infinity}', JSON, 400, None, "invalid_json"),
     ("missing-prompt", json.dumps({"model": "gpt-image-1"}).encode(), JSON, 400, "prompt", "missing_required_parameter"),
     ("null-prompt", json.dumps({"prompt": None}).encode(), JSON, 400, "prompt", "missing_required_parameter"),
     ("empty-prompt", body(prompt=""), JSON, 400, "prompt", "empty_string"),

@@ -44,7 +44,7 @@ def parse_json_body(raw: bytes, content_type: str | None, model: type[M]) -> M:
             code="invalid_content_type",
         )
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise InvalidJSON("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError:
@@ -58,6 +58,11 @@ def parse_json_body(raw: bytes, content_type: str | None, model: type[M]) -> M:
     if _SURROGATE_ESCAPE.search(raw):
         _refuse_lone_surrogates(body, ())
     return validate(body, model)
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json reads them, but they are not JSON (RFC 8259)."""
+    raise InvalidJSON(f"The JSON body of your request holds {name}, which is not a JSON number.")
 
 
 # A \uD800-\uDFFF escape: JSON may spell half of a UTF-16 pair, which alone is not a character (and
