@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all: "
                                                                   f"{', '.join(benchmarks)})")
     parser.add_argument("--quick", action="store_true", help="far fewer requests and rounds: a smoke run")
+    parser.add_argument("--requests", type=int, help="soak: how many requests (default 1000)")
+    parser.add_argument("--concurrency", type=int, help="soak: clients at once (default 64)")
+    parser.add_argument("--engines", help="soak: sketch,diffusers (default both)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in benchmarks]
     if unknown:
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or list(benchmarks):
         started = time.monotonic()
         print(f"\n### {name}{' (quick)' if args.quick else ''}", flush=True)
-        print(benchmarks[name].run(args.quick), flush=True)
+        options = ({"requests": args.requests, "concurrency": args.concurrency, "engines": args.engines}
+                   if name == "soak" else {})
+        print(benchmarks[name].run(args.quick, **options), flush=True)
         print(f"({name} took {time.monotonic() - started:.0f} s)", flush=True)
     return 0
 
