@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     url_ttl_seconds: int = Field(default=3600, gt=0)
     url_signing_key: SecretStr = SecretStr("")
+    # How prompts appear in the access log: "off", "hashed" (a keyed hash: api/prompt_log.py) or "full".
+    log_prompts: Literal["off", "hashed", "full"] = "hashed"
+    # Web origins whose pages may call this server from a browser (CORS), e.g. ["https://app.example"];
+    # "*": any page. Empty: none (browsers refuse cross-origin calls).
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, gt=0)  # JSON bodies; uploads have their own caps below
     max_upload_bytes: int = Field(default=67_108_864, gt=0)  # a whole edits/variations body (64 MiB)
     max_upload_file_bytes: int = Field(default=52_428_800, gt=0)  # one uploaded image (OpenAI: 50 MB)
@@ -196,6 +201,22 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):  # DARKROOM_API_KEYS=sk-a,sk-b
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):  # DARKROOM_CORS_ALLOWED_ORIGINS=https://a.example,https://b.example
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        value = [origin.rstrip("/") for origin in value]
+        for origin in value:
+            if origin != "*" and (not origin.startswith(("http://", "https://")) or origin.count("/") != 2):
+                raise ValueError(f"each origin is \"*\" or scheme://host[:port] with no path, but one is {origin!r}")
         return value
 
     @field_validator("public_base_url", "moderation_openai_base_url")
@@ -286,12 +307,17 @@ def _check_toml(path: Path) -> None:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
 
 
+SECRET_SETTINGS = ("api_keys", "url_signing_key", "moderation_openai_api_key")  # never echoed in an error
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         name = ".".join(str(part) for part in err["loc"]) or "settings"
         if err["type"] == "extra_forbidden":
             lines.append(f"Unknown setting '{name}'")
+        elif err["loc"] and str(err["loc"][0]) in SECRET_SETTINGS:
+            lines.append(f"Invalid setting '{name}': {err['msg']} (value not shown: it is a secret)")
         else:
             lines.append(f"Invalid setting '{name}': {err['msg']} (got {err.get('input')!r})")
     return "; ".join(lines)

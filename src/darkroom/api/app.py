@@ -21,9 +21,11 @@ from ..storage.signing import LinkSigner, load_or_create_key
 from ..store import MetadataStore
 from . import health, images, kept, models, usage
 from .auth import ApiKeyAuth
+from .cors import install_cors
 from .errors import install_error_handlers
 from .metrics import install_metrics
 from .middleware import RequestContextMiddleware
+from .prompt_log import PromptLog
 from .openapi import install_openapi
 
 log = logging.getLogger("darkroom")
@@ -36,7 +38,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     `catalog` replaces the one built from settings (tests use it to put their own engines behind names).
     """
     catalog = catalog or build_catalog(settings)
-    signer = LinkSigner(load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir))
+    link_key = load_or_create_key(settings.url_signing_key.get_secret_value(), settings.data_dir)
+    signer = LinkSigner(link_key)
     store = build_store(settings.storage, root=settings.data_dir / "images", signer=signer,
                         ttl_seconds=settings.url_ttl_seconds, s3_bucket=settings.s3_bucket,
                         s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region,
@@ -48,6 +51,9 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if auth.open_at_start():
             log.warning("No API keys configured: this server accepts requests from anyone who can reach it.")
+        if "*" in settings.cors_allowed_origins:
+            log.warning("cors_allowed_origins has \"*\": any web page a visitor opens may call this server%s.",
+                        " (and it has no API keys)" if auth.open_at_start() else " with an API key it holds")
         if not settings.moderation_enabled:
             log.warning("Moderation is switched off (moderation_enabled = false): no prompt or image is checked, "
                         "and `moderation` in requests has no effect.")
@@ -92,7 +98,9 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     app.include_router(usage.router, dependencies=[Depends(auth)])
     app.include_router(kept.router, dependencies=[Depends(auth)])
     uploads = {path: settings.max_upload_bytes for path in ("/v1/images/edits", "/v1/images/variations")}
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, path_caps=uploads)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, path_caps=uploads,
+                       prompts=PromptLog(settings.log_prompts, link_key))
+    install_cors(app, settings.cors_allowed_origins)  # the outermost: its headers are on every answer
     return app
 
 

@@ -43,6 +43,7 @@ class ClientDisconnected(Exception):
 @router.post("/v1/images/generations")
 async def create_generation(request: Request) -> Response:
     req = parse_json_body(await request.body(), request.headers.get("content-type"), ImageGenerateRequest)
+    request.state.prompt = req.prompt  # for the access log, as `log_prompts` says (`prompt_log.py`)
     service: ImageService = request.app.state.service
     ctx = _context(request)
     if req.stream:
@@ -60,6 +61,7 @@ async def create_edit(request: Request) -> Response:
     else:
         form = await read_form(request.stream(), content_type, _form_limits(request))
         req, uploads = from_form(form, ImageEditRequest, ("image", "mask"))
+    request.state.prompt = req.prompt
     service: ImageService = request.app.state.service
     ctx = _context(request)
     if req.stream:
@@ -92,7 +94,7 @@ async def _respond(request: Request, work: Awaitable[Outcome]) -> Response:
     return Response(outcome.body(), media_type="application/json", headers=headers)
 
 
-@links.get("/v1/images/files/{name}")
+@links.get("/v1/images/files/{name:path}")  # any path under files/: one answer for all (`signing.py`)
 async def get_stored_image(name: str, request: Request, expires: str | None = None,
                            signature: str | None = None) -> Response:
     service: ImageService = request.app.state.service

@@ -4,8 +4,10 @@
     GET /v1/images/stored/{id}           one image's metadata, with a fresh signed `url`
     GET /v1/images/stored/{id}/content   the image itself
 
-Another key's image is a 404, as if it did not exist; so is one past its lifetime. With
-`store_all` off there is nothing to list and these answer 404 saying so.
+Another key's image is a 404, as if it did not exist; so is one past its lifetime, and so is any other
+path under `/v1/images/stored/` (`../`, encoded slashes...): one message, which never repeats the id,
+so a caller cannot tell an image that is not theirs from one that does not exist. With `store_all`
+off there is nothing to list and these answer 404 saying so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..store.kept import KeptImage
 from .images import public_base_url
 
 router = APIRouter()
+NO_SUCH_IMAGE = "No kept image with this id for this API key."
 
 
 @router.get("/v1/images/stored")
@@ -41,6 +44,12 @@ async def get_kept_content(image_id: str, request: Request) -> Response:
     return Response(data, media_type=MEDIA_TYPES[image.output_format], headers={"cache-control": "private"})
 
 
+@router.get("/v1/images/stored/{anything:path}", include_in_schema=False)  # what the two above did not match
+async def not_kept(anything: str, request: Request) -> None:
+    _kept(request)
+    raise NotFound(NO_SUCH_IMAGE)
+
+
 def _kept(request: Request):  # noqa: ANN202 - KeptImages
     if not request.app.state.settings.store_all:
         raise NotFound("This server does not keep images (the `store_all` setting is off).")
@@ -50,7 +59,7 @@ def _kept(request: Request):  # noqa: ANN202 - KeptImages
 async def _owned(request: Request, image_id: str) -> KeptImage:
     image = await asyncio.to_thread(_kept(request).get, image_id, request.state.key_name)
     if image is None:
-        raise NotFound(f"No kept image with id '{image_id}'.")
+        raise NotFound(NO_SUCH_IMAGE)
     return image
 
 

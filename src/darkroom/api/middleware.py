@@ -14,10 +14,11 @@
 
 The access log: one JSON line per request on the `darkroom.access` logger at INFO, e.g.
 `{"request_id": "req_..", "method": "POST", "path": "/v1/images/generations", "status": 200,
-"ms": 812.4, "key": "ci", "model": "gpt-image-1", ..., "encode_ms": 3.1}`; absent fields are left
-out; failures are logged on `darkroom.api`, so this logger carries nothing but these lines. `key`
-is the API key's name from the configuration, never the key itself; the query string is
-never logged (signed links carry their signature there).
+"ms": 812.4, "key": "ci", "model": "gpt-image-1", ..., "encode_ms": 3.1, "prompt_hash": "9f2c..."}`;
+absent fields are left out; the prompt appears as the `log_prompts` setting says (`prompt_log.py`:
+not at all, as a keyed hash, or in full). Failures are logged on `darkroom.api`, so this logger
+carries nothing but these lines. `key` is the API key's name from the configuration, never the key
+itself; the query string is never logged (signed links carry their signature there).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..errors import DarkroomError, PayloadTooLarge, ServerError
 from ..metrics import Metrics, image_operation
 from ..record import Finisher, RequestRecord
 from .errors import error_response
+from .prompt_log import PromptLog
 
 log = logging.getLogger("darkroom.access")  # the JSON lines only
 errors = logging.getLogger("darkroom.api")
@@ -45,10 +47,12 @@ SUMMARY_FIELDS = ("model", "served_by", "engine", "operation", "n", "size", "qua
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, path_caps: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_caps: dict[str, int] | None = None,
+                 prompts: PromptLog | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.path_caps = path_caps or {}
+        self.prompts = prompts  # None: no prompt in the access log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,7 +78,8 @@ class RequestContextMiddleware:
             record = RequestRecord(request_id, scope["method"], scope["path"], status or CLIENT_CLOSED,
                                    time.perf_counter() - started, state.get("key_name"), state.get("error_code"),
                                    dict(state.get("summary") or {}))
-            _dispatch(record, [log_access, *_finishers(scope)])
+            prompt = self.prompts.fields(state.get("prompt")) if self.prompts is not None else {}
+            _dispatch(record, [lambda done: log_access(done, prompt), *_finishers(scope)])
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -120,14 +125,16 @@ class RequestContextMiddleware:
             end()  # the client left, or the app ended without finishing its response
 
 
-def log_access(record: RequestRecord) -> None:
-    """The access log's finisher: one JSON line per request (see the module docstring)."""
+def log_access(record: RequestRecord, prompt: dict[str, str] | None = None) -> None:
+    """The access log's finisher: one JSON line per request (see the module docstring); `prompt` is
+    the prompt's field as `PromptLog.fields` gave it."""
     if not log.isEnabledFor(logging.INFO):
         return
     line: dict[str, Any] = {"request_id": record.request_id, "method": record.method, "path": record.path,
                             "status": record.status, "ms": round(record.seconds * 1000, 1), "key": record.key_name}
     line.update((name, record.summary.get(name)) for name in SUMMARY_FIELDS)
     line["error_code"] = record.error_code
+    line.update(prompt or {})
     log.info("%s", json.dumps({k: v for k, v in line.items() if v is not None}, separators=(",", ":")))
 
 
