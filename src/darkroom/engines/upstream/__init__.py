@@ -213,6 +213,7 @@ class UpstreamEngine(Engine):
                     await response.aclose()
                 failed = error_from(response.status_code, body, response.headers, model=self.model,
                                     family=self.family, azure=self.opts.kind == "azure")
+                failed.message = self._credentials.redact(failed.message)  # some upstreams echo the key
                 if response.status_code >= 500 and not failed.no_work:
                     self._ambiguous(failed)
                 wait = _seconds(response.headers.get("retry-after"))

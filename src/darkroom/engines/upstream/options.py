@@ -97,6 +97,14 @@ class Credentials:
     def headers(self) -> dict[str, str]:
         return {self.header: self._value} if self._value else {}
 
+    def redact(self, text: str) -> str:
+        """`text` with the credential (and its first 12 characters) hidden: an upstream's error message is
+        passed on to clients, and some echo the key they refused."""
+        secret = self._value.removeprefix("Bearer ")
+        for piece in (secret, secret[:12]) if len(secret) >= 12 else (secret,) if secret else ():
+            text = text.replace(piece, "***")
+        return text
+
     def __repr__(self) -> str:
         return f"Credentials({self.header}: ***)"
 
