@@ -296,6 +296,7 @@ def scenario(requests: int = 1000, concurrency: int = 64, engines: tuple[str, ..
             failed = [o for o in warm_out if not o.ok]
             if failed:
                 raise RuntimeError(f"{len(failed)} warm-up requests failed, e.g. {failed[0].kind}: {failed[0].error}")
+            time.sleep(1.0)  # as after the run: the warm-up's connections closed
             baseline = sample(server.pid)
             started = time.monotonic()
             outcomes, peak = asyncio.run(_drive(plan(requests, engines), concurrency, base, server.pid))
