@@ -282,7 +282,9 @@ class EngineWorker:
         self.figures.stuck = True
         while self._queue:
             ticket = self._queue.popleft()
-            if not ticket.cancelled and not ticket.future.done():
+            if ticket.cancelled:
+                self._dropped(ticket)
+            elif not ticket.future.done():
                 ticket.future.set_exception(self._stuck_error())
         self.figures.queue_depth = 0
 
