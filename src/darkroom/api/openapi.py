@@ -38,12 +38,16 @@ ERRORS = {
     "401": "No API key, or a wrong one (only when the server has keys).",
     "403": "An admin route called with a non-admin key, or a signed link tampered with or expired.",
     "404": "No such resource, or a model the key may not use.",
+    "408": "The request's headers or body did not arrive in time (`header_timeout_seconds`, "
+           "`body_timeout_seconds`): a client too slow to send it.",
     "413": "The request body (or one uploaded file) is over the configured limit.",
     "429": "The key is over its rate limit (`rate_limit_exceeded`, with Retry-After) or its quota or budget "
            "(`insufficient_quota`).",
+    "431": "The request's headers are over `max_header_bytes`.",
     "500": "A failure inside Darkroom (the message is sanitised).",
     "502": "An upstream provider could not be reached or answered something that is not OpenAI's API.",
-    "503": "Not now: models still loading, a full queue, out of memory, the metadata or image store "
+    "503": "Not now: models still loading, a full queue, out of memory (`out_of_memory`), an engine stuck "
+           "on a call (`engine_stuck`), too many open connections, the metadata or image store "
            "unreachable (`store_unavailable`, `storage_unavailable`), or shutting down (with Retry-After).",
     "504": "The request's deadline passed before its images were ready (or an upstream did not answer).",
     "507": "A write the request needs (a `url` response's image, a kept image, a limit's counter) failed: a disk "
@@ -57,6 +61,7 @@ EXAMPLES = {  # one request per body that the default catalog serves
         "images": [{"image_url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42"
                                  "mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="}]},
 }
+CONNECTION = ("408", "431")  # any request at all: the connection layer (`api/connections.py`) answers them
 KEYED = ("401", "429", "500", "503", "507")  # any route behind the API key: auth reads the key store, charges limits
 IMAGE_ERRORS = ("400", "401", "404", "413", "429", "500", "502", "503", "504", "507")
 
@@ -179,7 +184,7 @@ def _operation(operation_id: str, summary: str, errors: tuple[str, ...], *, ok: 
                ok_text: str = "OK.", body: dict[str, Any] | None = None, parameters: list | None = None,
                darkroom: bool = False, keyed: bool = True) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": ok_text, "headers": _request_id(), "content": ok}}
-    for status in sorted(set(errors)):
+    for status in sorted({*errors, *CONNECTION}):
         responses[status] = {"$ref": f"#/components/responses/{status}"}
     if body is not None and any(s in errors for s in ("502", "504")):
         # An upstream model's own error is passed through with its status (e.g. 422 from a gateway).
@@ -222,7 +227,8 @@ def _usage_operation(operation_id: str, darkroom: bool = True) -> dict[str, Any]
 
 def _health_operation() -> dict[str, Any]:
     operation = _operation("getHealth", "Always open. 200 when every model is ready; 503 while any loads or "
-                           "failed, while moderation loads, or while the server drains.", (), darkroom=True,
+                           "failed, while moderation loads, while an engine is stuck (`degraded`), or while the "
+                           "server drains.", (), darkroom=True,
                            keyed=False, ok={"application/json": _ref("Health")})
     operation["responses"]["503"] = {"description": "Not ready (the same body; `status` says why).",
                                      "headers": _request_id(), "content": {"application/json": _ref("Health")}}

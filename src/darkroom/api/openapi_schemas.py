@@ -104,7 +104,7 @@ def darkroom_schemas() -> dict[str, Any]:
                                          "data": {"type": "array", "items": {"$ref": REF.format(model="KeptImage")}}}},
         "Health": {"type": "object", "x-darkroom": True,
                    "required": ["status", "version", "models", "moderation", "workers", "routes", "targets"],
-                   "properties": {"status": {"enum": ["ok", "loading", "failed", "draining"]}, "version": string,
+                   "properties": {"status": {"enum": ["ok", "loading", "failed", "degraded", "draining"]}, "version": string,
                                   "models": {"type": "object", "additionalProperties": {
                                       "type": "object", "required": ["engine", "state"]}},
                                   "moderation": {"enum": ["loading", "ready", "off"]}, "workers": {"type": "object"},
