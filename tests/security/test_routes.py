@@ -69,6 +69,16 @@ def test_kept_images_one_404_for_traversal_and_other_keys_ids(live):
     assert next(iter(answers))[:3] == (404, "No kept image with this id for this API key.", "not_found")
 
 
+@pytest.mark.parametrize(("limit", "code"), [("0", "integer_below_min_value"), ("-5", "integer_below_min_value"),
+                                              ("1001", "integer_above_max_value"),
+                                              ("9" * 30, "integer_above_max_value")])
+def test_kept_list_limit_out_of_range_is_a_400(live, limit, code):
+    status, body = raw_get(live, f"/v1/images/stored?limit={limit}", live.keys["alice"])
+    assert (status, body["error"]["param"], body["error"]["code"]) == (400, "limit", code), body
+    for fine in ("1", "1000"):
+        assert raw_get(live, f"/v1/images/stored?limit={fine}", live.keys["alice"])[0] == 200
+
+
 def test_literal_dot_segments_leave_the_route(live):
     for prefix in ("/v1/images/stored/", "/v1/images/files/"):
         status, body = raw_get(live, f"{prefix}../../../etc/passwd", live.keys["alice"])

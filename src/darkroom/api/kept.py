@@ -1,6 +1,7 @@
 """Images kept by `store_all`, for their owner only: the API key that made them (`store/kept.py`).
 
-    GET /v1/images/stored                the caller's kept images, newest first (`limit`, default 100)
+    GET /v1/images/stored                the caller's kept images, newest first (`limit`: 1 to 1000,
+                                         default 100; outside that range a 400)
     GET /v1/images/stored/{id}           one image's metadata, with a fresh signed `url`
     GET /v1/images/stored/{id}/content   the image itself
 
@@ -18,17 +19,20 @@ from fastapi import APIRouter, Request, Response
 
 from ..errors import NotFound
 from ..postprocess.encode import MEDIA_TYPES
+from ..protocol.validation import check_range
 from ..store.kept import KeptImage
 from .images import public_base_url
 
 router = APIRouter()
+MAX_LISTED = 1000
 NO_SUCH_IMAGE = "No kept image with this id for this API key."
 
 
 @router.get("/v1/images/stored")
 async def list_kept(request: Request, limit: int = 100) -> dict:
     kept = _kept(request)
-    images = await asyncio.to_thread(kept.list, request.state.key_name, max(1, min(limit, 1000)))
+    check_range("limit", limit, 1, MAX_LISTED)
+    images = await asyncio.to_thread(kept.list, request.state.key_name, limit)
     return {"object": "list", "data": [_with_url(request, image) for image in images]}
 
 

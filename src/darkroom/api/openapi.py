@@ -27,6 +27,7 @@ from .. import __version__
 from ..protocol.edits import MAX_EDIT_IMAGES, ImageEditJSONRequest, ImageEditRequest, ImageVariationRequest
 from ..protocol.images import Extensions, ImageGenerateRequest, ImagesResponse
 from .docs_page import render_docs
+from .kept import MAX_LISTED
 from .openapi_schemas import REF, darkroom_schemas, stream_schemas
 from .usage import MAX_BUCKETS, MAX_TIME
 
@@ -159,7 +160,8 @@ def _paths() -> dict[str, Any]:
         "/v1/images/stored": {"get": _operation(
             "listKeptImages", "The caller's kept images (`store_all`), newest first.", (*KEYED, "400", "404"),
             ok={"application/json": _ref("KeptImageList")}, darkroom=True,
-            parameters=[_query("limit", {"type": "integer"}, "How many (clamped to 1-1000; default 100).")])},
+            parameters=[_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LISTED},
+                                      "How many (default 100); outside 1-1000 a 400.")])},
         "/v1/images/stored/{image_id}": {"get": _operation(
             "getKeptImage", "One kept image's metadata, with a fresh signed `url`.", (*KEYED, "404"),
             ok={"application/json": _ref("KeptImage")}, darkroom=True,

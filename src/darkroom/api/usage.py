@@ -20,6 +20,7 @@ import time
 from fastapi import APIRouter, Query, Request
 
 from ..errors import InvalidRequest, UnknownParameter
+from ..protocol.validation import check_range
 from .auth import require_admin
 
 router = APIRouter()
@@ -76,11 +77,8 @@ async def usage_images(request: Request, start_time: int | None = None, end_time
 
 def _check_time(name: str, value: int | None) -> None:
     """Unix seconds from 1970 to the year 9999: anything else is a 400 (and could not be queried)."""
-    if value is None or 0 <= value <= MAX_TIME:
-        return
-    where, sign, bound = ("below minimum", ">=", 0) if value < 0 else ("above maximum", "<=", MAX_TIME)
-    raise InvalidRequest(f"Invalid '{name}': integer {where} value. Expected a value {sign} {bound}, but got {value} "
-                         "instead.", param=name, code=f"integer_{where.replace('imum', '').replace(' ', '_')}_value")
+    if value is not None:
+        check_range(name, value, 0, MAX_TIME)
 
 
 def _split(values: list[str]) -> list[str]:

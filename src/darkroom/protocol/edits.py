@@ -11,6 +11,7 @@ OpenAI's Files API, which this server does not have, and are refused by the rule
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from .validation import validate
 
 M = TypeVar("M", bound=BaseModel)
 MAX_EDIT_IMAGES = 16
+# What a form field may spell a number as: ASCII digits, as JSON would write it. Python's int() and float()
+# would also take " 2 ", "1_000", other scripts' digits, "nan" and "inf", which no client means to send.
+NUMBERS = {int: re.compile(r"-?[0-9]+", re.ASCII),
+           float: re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)}
 
 
 class _Fields(BaseModel):
@@ -178,10 +183,12 @@ def _scalar(name: str, values: list[str], model: type[BaseModel]) -> Any:
     for kind, word in ((int, "an integer"), (float, "a decimal")):
         if kind in kinds:
             try:
-                return kind(value)
-            except ValueError:
-                raise InvalidType(f"Invalid type for '{name}': expected {word}, but got '{value}'.",
-                                  param=name) from None
+                if NUMBERS[kind].fullmatch(value):
+                    return kind(value)
+            except ValueError:  # more digits than int() converts (4300): no field's range comes near
+                pass
+            shown = value if len(value) <= 40 else f"{value[:40]}... ({len(value)} characters)"
+            raise InvalidType(f"Invalid type for '{name}': expected {word}, but got '{shown}'.", param=name)
     return value
 
 

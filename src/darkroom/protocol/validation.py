@@ -130,6 +130,14 @@ def _out_of_range(param: str | None, kind: str, ctx: dict[str, Any], value: Any)
     )
 
 
+def check_range(name: str, value: int, low: int, high: int) -> None:
+    """An integer query parameter outside [low, high] is a 400 worded as OpenAI words a body's (`integer_below_min_value`)."""
+    if value < low:
+        raise _out_of_range(name, "greater_than_equal", {"ge": low}, value)
+    if value > high:
+        raise _out_of_range(name, "less_than_equal", {"le": high}, value)
+
+
 def _json_name(value: Any) -> str:
     return _JSON_NAMES.get(type(value), "a value of another type")
 
