@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="soak: how many requests (default 1000)")
     parser.add_argument("--concurrency", type=int, help="soak: clients at once (default 64)")
     parser.add_argument("--engines", help="soak: sketch,diffusers (default both)")
+    parser.add_argument("--rounds", type=int, help="soak: run the mix this many times against one server, "
+                                                   "sampling RSS after each (default 1)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in benchmarks]
     if unknown:
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or list(benchmarks):
         started = time.monotonic()
         print(f"\n### {name}{' (quick)' if args.quick else ''}", flush=True)
-        options = ({"requests": args.requests, "concurrency": args.concurrency, "engines": args.engines}
+        options = ({"requests": args.requests, "concurrency": args.concurrency, "engines": args.engines,
+                    "rounds": args.rounds}
                    if name == "soak" else {})
         print(benchmarks[name].run(args.quick, **options), flush=True)
         print(f"({name} took {time.monotonic() - started:.0f} s)", flush=True)

@@ -73,6 +73,7 @@ class Report:
     ledger_ids: list[str]
     ledger_statuses: dict[int, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    rounds: list[Sample] = field(default_factory=list)  # the sample after each round (the last is `after`)
 
     @property
     def unplanned(self) -> list[Outcome]:
@@ -267,8 +268,11 @@ def _ledger(config: Path, expected: int, timeout: float = 20.0) -> tuple[list[st
 
 
 def scenario(requests: int = 1000, concurrency: int = 64, engines: tuple[str, ...] = ("sketch", "diffusers"),
-             work: Path | None = None, tiny_folder: Path | None = None) -> Report:
-    """Start a server, warm it up, run the mix, sample it after, read the ledger, stop it."""
+             work: Path | None = None, tiny_folder: Path | None = None, rounds: int = 1) -> Report:
+    """Start a server, warm it up, run the mix `rounds` times (sampling after each), read the ledger, stop it.
+
+    Rounds tell a leak from a high-water mark: a leak grows the after-round RSS with every round, while
+    an allocator's high-water mark is reached in the first rounds and stays."""
     engines = list(engines)
     with tempfile.TemporaryDirectory(prefix="darkroom-soak-") as tmp:
         work = work or Path(tmp)
@@ -299,10 +303,15 @@ def scenario(requests: int = 1000, concurrency: int = 64, engines: tuple[str, ..
             time.sleep(1.0)  # as after the run: the warm-up's connections closed
             baseline = sample(server.pid)
             started = time.monotonic()
-            outcomes, peak = asyncio.run(_drive(plan(requests, engines), concurrency, base, server.pid))
+            outcomes, peak, afters = [], baseline, []
+            for _ in range(rounds):
+                done_round, round_peak = asyncio.run(_drive(plan(requests, engines), concurrency, base, server.pid))
+                outcomes += done_round
+                peak = Sample(max(peak.rss_kib, round_peak.rss_kib), max(peak.fds, round_peak.fds))
+                time.sleep(1.0)  # the closed connections' sockets
+                afters.append(sample(server.pid))
             wall = time.monotonic() - started
-            time.sleep(1.0)  # the closed connections' sockets
-            after = sample(server.pid)
+            after = afters[-1]
             expected = len([o for o in warm_out + outcomes if o.request_id])
             ids, statuses = _ledger(config, expected)
             warm_ids = {o.request_id for o in warm_out}
@@ -311,7 +320,7 @@ def scenario(requests: int = 1000, concurrency: int = 64, engines: tuple[str, ..
                 raise RuntimeError("the server died during the soak")
         finally:
             stop_process(server)
-    return Report(outcomes, baseline, peak, after, run_ids, statuses, wall)
+    return Report(outcomes, baseline, peak, after, run_ids, statuses, wall, afters)
 
 
 def render(report: Report, requests: int, concurrency: int, engines: list[str]) -> str:
@@ -333,6 +342,8 @@ def render(report: Report, requests: int, concurrency: int, engines: list[str]) 
         ["RSS MiB base/peak/after", "/".join(fmt(s.rss_kib / 1024, 0) for s in
                                             (report.baseline, report.peak, report.after)),
          f"after/base {report.after.rss_kib / report.baseline.rss_kib:.2f}x (aim <= 1.10x)"],
+        *([["RSS MiB after each round", "/".join(fmt(s.rss_kib / 1024, 0) for s in report.rounds),
+            "a leak grows every round; a high-water mark levels off"]] if len(report.rounds) > 1 else []),
         ["open fds base/peak/after", f"{report.baseline.fds}/{report.peak.fds}/{report.after.fds}",
          f"after/base {report.after.fds / report.baseline.fds:.2f}x (aim <= 1.10x)"],
         ["ledger rows / responses", f"{len(report.ledger_ids)} / {len(sent)}",
@@ -347,12 +358,12 @@ def render(report: Report, requests: int, concurrency: int, engines: list[str]) 
 
 
 def run(quick: bool, requests: int | None = None, concurrency: int | None = None,
-        engines: str | None = None) -> str:
+        engines: str | None = None, rounds: int | None = None) -> str:
     requests = requests or (120 if quick else 1000)
     concurrency = concurrency or (16 if quick else 64)
     names = [e.strip() for e in (engines or "sketch,diffusers").split(",") if e.strip()]
     unknown = set(names) - {"sketch", "diffusers"}
     if unknown or not names:
         raise SystemExit(f"--engines: expected sketch and/or diffusers, got {engines!r}")
-    report = scenario(requests, concurrency, tuple(names))
-    return render(report, requests, concurrency, names)
+    report = scenario(requests, concurrency, tuple(names), rounds=rounds or 1)
+    return render(report, requests * (rounds or 1), concurrency, names)
