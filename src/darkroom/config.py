@@ -1,6 +1,6 @@
 """Settings: defaults < TOML file (`--config FILE` or DARKROOM_CONFIG) < DARKROOM_* env < CLI flags.
 
-Every setting is listed in the README's settings table. A bad value fails at start with
+Every setting is listed in the settings table of docs/configuration.md. A bad value fails at start with
 `ConfigError` naming the setting (`Invalid setting 'port': ...`), never later.
 """
 
@@ -130,7 +130,7 @@ class ModerationThresholds(BaseModel):
     openai: float | None = Field(default=None, ge=0, le=1)
 
 
-# auto blocks at lower scores than low. Figures behind the numbers: README, section Moderation.
+# auto blocks at lower scores than low. Figures behind the numbers: docs/moderation.md.
 DEFAULT_MODERATION = {
     "auto": ModerationThresholds(harassment=0.85, nudity=0.6, openai=None),
     "low": ModerationThresholds(harassment=0.97, nudity=0.8, openai=0.8),
@@ -138,7 +138,7 @@ DEFAULT_MODERATION = {
 
 
 class Settings(BaseSettings):
-    """Darkroom's settings. Field docs double as the README's settings table."""
+    """Darkroom's settings. Field docs double as the settings table in docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="DARKROOM_", extra="forbid", frozen=True)
 

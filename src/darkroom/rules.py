@@ -45,7 +45,7 @@ GPT_QUALITIES = ("low", "medium", "high")
 CUSTOM_MIN_PIXELS, CUSTOM_MAX_PIXELS, CUSTOM_MAX_EDGE, CUSTOM_MAX_RATIO = 655_360, 8_294_400, 3840, 3
 
 _SIZE = re.compile(r"^([0-9]{1,6})x([0-9]{1,6})$")
-# `size=auto` for GPT models: the prompt's own words choose the orientation (documented in the README).
+# `size=auto` for GPT models: the prompt's own words choose the orientation (documented in docs/api.md).
 _LANDSCAPE = re.compile(r"\b(landscape|wide|widescreen|banner|panorama|panoramic|horizontal|header|cover)\b", re.I)
 _PORTRAIT = re.compile(r"\b(portrait|vertical|tall|poster)\b", re.I)
 # `background=auto`: transparent only when the prompt asks for a cut-out.

@@ -64,7 +64,7 @@ class SourceImages:
     # it was opaque (keep). None: no mask, the whole image may change (following the prompt).
     repaint: np.ndarray | None = None
     # How far the output may move from images[0]: 0 keeps it, 1 ignores it. Edits map
-    # `input_fidelity` to it, variations use a fixed value (`rules`; the README lists the numbers).
+    # `input_fidelity` to it, variations use a fixed value (`rules`; docs/api.md lists the numbers).
     strength: float = 0.6
 
 

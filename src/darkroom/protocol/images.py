@@ -17,7 +17,7 @@ EXTENSIONS = ("steps", "guidance_scale", "negative_prompt", "scheduler")  # engi
 
 
 class Extensions(BaseModel):
-    """Darkroom's request extensions, shared by generations and edits (documented in the README; the
+    """Darkroom's request extensions, shared by generations and edits (documented in docs/api.md; the
     SDKs send them with extra_body). Engines that do not honour one refuse it (`rules.py`); none is
     ever silently dropped. Subclasses add OpenAI's fields, in OpenAI's order."""
 

@@ -3,7 +3,7 @@
 Needs the extra `pip install 'darkroom[diffusers]'`; torch and diffusers are imported only when a
 model is configured with `engine = "diffusers"`. One engine instance owns one set of weights.
 
-How the API's parameters reach the pipeline (the README documents the same):
+How the API's parameters reach the pipeline (docs/models.md documents the same):
     size      -> height, width; `auto` is the pipeline's native size. A size must be a multiple of
                  the pipeline's VAE scale (x2 for FLUX's packed latents, x patch size for SD3);
                  the rules refuse others with a 400 before any work.
