@@ -67,6 +67,8 @@ class Batch:
         for number, error in invalid:
             self._record({"key": None, "line": number, "status": "invalid", "error": error}, "invalid")
         todo = [line for line in lines if not self._skip(line, finished.get(line.key))]
+        if self.counts["skipped"]:
+            self.progress.line(f"{self.counts['skipped']} of {self.total} lines done before (manifest): skipped")
         client, self.base_url = connection(self.args)
         try:
             with ThreadPoolExecutor(max_workers=self.args.concurrency, thread_name_prefix="darkroom-batch") as pool:
@@ -113,7 +115,7 @@ class Batch:
                 file.write(json.dumps(entry) + "\n")
             self.counts[outcome] += 1
             self.entries.append(entry)
-            where = f"line {entry['line']}"
+            where = f"[{sum(self.counts.values())}/{self.total}] line {entry['line']}"
             if outcome == "done":
                 self.progress.line(f"{where}: done: {', '.join(entry['files'])}")
             else:

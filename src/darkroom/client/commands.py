@@ -21,8 +21,8 @@ from .request import ENDPOINTS, Call, Result, send
 
 
 def generate(args: argparse.Namespace) -> int:
-    call = _generate_call(args)
-    return _run(args, call, files.slug(call.body.get("prompt", "")))
+    call, stem = _generate_call(args)
+    return _run(args, call, stem or files.slug(call.body.get("prompt", "")))
 
 
 def edit(args: argparse.Namespace) -> int:
@@ -39,14 +39,15 @@ def vary(args: argparse.Namespace) -> int:
     return _run(args, call, files.slug(Path(args.image).stem) + "-variation")
 
 
-def _generate_call(args: argparse.Namespace) -> Call:
+def _generate_call(args: argparse.Namespace) -> tuple[Call, str | None]:
+    """The call to send, and the file-name stem a sidecar recorded (None: from the prompt)."""
     flags = fields_from_flags(args)
     if args.from_sidecar is None:
         if not args.prompt:
             raise UsageError("generate needs a PROMPT (or --from SIDECAR)")
         body = {"prompt": args.prompt, "model": DEFAULT_MODEL, **flags}
         apply_streaming(body, args)
-        return Call("generations", body)
+        return Call("generations", body), None
     record = files.read_sidecar(Path(args.from_sidecar))
     endpoint = record.get("endpoint", "generations")
     if endpoint not in ENDPOINTS:
@@ -59,7 +60,9 @@ def _generate_call(args: argparse.Namespace) -> Call:
         body["prompt"] = args.prompt
     apply_streaming(body, args, from_sidecar=True)
     images = [_input(path) for path in record.get("images") or []]
-    return Call(endpoint, body, images, _input(record["mask"]) if record.get("mask") else None)
+    call = Call(endpoint, body, images, _input(record["mask"]) if record.get("mask") else None)
+    stem = record.get("stem") if isinstance(record.get("stem"), str) and not args.prompt else None
+    return call, files.slug(stem) if stem else None
 
 
 def _input(path: str) -> Path:
@@ -99,7 +102,7 @@ def save(result: Result, call: Call, out: Path, stem: str, base_url: str, *, ove
     for i, data in enumerate(result.images):
         try:
             path = files.save_image(out, f"{stem}{seed_part}-{i}", data, overwrite=overwrite)
-            files.write_sidecar(path, sidecar(result, call, base_url, i, path, extra))
+            files.write_sidecar(path, sidecar(result, call, base_url, i, path, {"stem": stem, **(extra or {})}))
         except OSError as exc:
             raise ClientError(f"cannot write to {out}: {exc.strerror or exc}") from None
         paths.append(path)
@@ -111,6 +114,7 @@ def sidecar(result: Result, call: Call, base_url: str, index: int, path: Path,
     """What `generate --from` needs to send the same request again, and what came back."""
     record: dict[str, Any] = {
         "file": path.name,
+        "stem": None,  # the name's stem (the prompt's slug, a batch line's id), for `--from`
         "endpoint": call.endpoint,
         "base_url": base_url,
         "request": call.body,

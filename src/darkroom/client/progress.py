@@ -50,15 +50,14 @@ class Progress:
                 self._draw()
 
     def bar(self, done: int, failed: int, skipped: int, total: int) -> None:
-        """A batch's overall progress: lines finished of all lines, and how each ended."""
-        finished = done + failed + skipped
-        counts = f"{finished}/{total}  done {done}  failed {failed}  skipped {skipped}"
+        """A batch's overall progress: lines finished of all lines, and how each ended (a terminal only:
+        elsewhere each line's outcome is its own plain line, numbered `[k/total]`)."""
         if self.tty:
+            finished = done + failed + skipped
             width = 24
             filled = width * finished // total if total else width
-            self.status(f"[{'#' * filled}{'-' * (width - filled)}] {counts}")
-        else:
-            self.status(counts)
+            self.status(f"[{'#' * filled}{'-' * (width - filled)}] {finished}/{total}  done {done}  "
+                        f"failed {failed}  skipped {skipped}")
 
     def clear(self) -> None:
         """Stop redrawing and remove the status line (before the command prints its result)."""
