@@ -43,7 +43,8 @@ def test_generate_saves_n_images_of_the_size_and_format_with_sidecars(live, tmp_
     lines = done.stderr.splitlines()
     assert lines[1].startswith(f"darkroom: queued (seed {seed}, request req_")
     for k in (1, 2):
-        assert f"darkroom: partial {k} of 2, image 1 of 2" in lines and f"darkroom: partial {k} of 2, image 2 of 2" in lines
+        for i in (1, 2):
+            assert f"darkroom: partial {k} of 2, image {i} of 2" in lines
     assert lines[-1].startswith("darkroom: 2 images saved")
 
 
@@ -103,17 +104,20 @@ def test_json_prints_one_document_and_nothing_else(live, tmp_path: Path) -> None
     assert report["files"] == [f"j/hero-image-for-a-todo-app-42-{i}.png" for i in range(2)]
     assert report["request_id"].startswith("req_") and report["usage"]["total_tokens"] > 0
     assert all((tmp_path / f).is_file() for f in report["files"] + report["sidecars"])
+    again = darkroom(live, "generate", "--from", f"{report['sidecars'][1]}", "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["files"] == [f"j/hero-image-for-a-todo-app-42-{i}_2.png" for i in range(2)]
 
 
 def test_edit_with_a_mask_keeps_the_unmasked_pixels(live, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     source = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
     Image.fromarray(source).save(tmp_path / "photo.png")
+    Image.new("RGB", (32, 32), (20, 90, 200)).save(tmp_path / "blue.jpg")  # a colour reference
     alpha = np.full((64, 96), 255, np.uint8)
     alpha[:, :48] = 0  # repaint the left half
     Image.fromarray(np.dstack([np.zeros((64, 96, 3), np.uint8), alpha])).save(tmp_path / "mask.png")
-    done = darkroom(live, "edit", "photo.png", "--mask", "mask.png", "a sun in the sky", "-m", "gpt-image-tiny",
-                    "--size", "96x64", "--seed", "5", "--partials", "1", cwd=tmp_path)
+    done = darkroom(live, "edit", "photo.png", "blue.jpg", "--mask", "mask.png", "a sun in the sky",  # interleaved
+                    "-m", "gpt-image-tiny", "--size", "96x64", "--seed", "5", "--partials", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     [path] = _paths(done)
     assert path.name == "a-sun-in-the-sky-5-0.png" and "partial 1 of 1" in done.stderr
@@ -122,7 +126,8 @@ def test_edit_with_a_mask_keeps_the_unmasked_pixels(live, tmp_path: Path) -> Non
     assert np.array_equal(edited[:, 48:], source[:, 48:]) and not np.array_equal(edited[:, :48], source[:, :48])
     sidecar = json.loads((tmp_path / f"{path}.json").read_text())
     assert sidecar["endpoint"] == "edits"
-    assert sidecar["images"] == [str(tmp_path / "photo.png")] and sidecar["mask"] == str(tmp_path / "mask.png")
+    assert sidecar["images"] == [str(tmp_path / "photo.png"), str(tmp_path / "blue.jpg")]
+    assert sidecar["mask"] == str(tmp_path / "mask.png")
 
 
 def test_vary_saves_variations_of_the_size_asked(live, tmp_path: Path) -> None:

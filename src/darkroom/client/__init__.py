@@ -29,14 +29,19 @@ _ENV = "environment: OPENAI_BASE_URL (default http://127.0.0.1:8000/v1), OPENAI_
 def register(commands: argparse._SubParsersAction) -> None:
     """Add generate, edit, vary and batch to `darkroom`'s subcommands."""
     def parser(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=summary, description=description, epilog=f"{_ENV}\n{EXIT_CODES_HELP}.",
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+        kind, commands._parser_class = commands._parser_class, _IntermixedParser  # see _IntermixedParser
+        try:
+            return commands.add_parser(name, help=summary, description=description,
+                                       epilog=f"{_ENV}\n{EXIT_CODES_HELP}.",
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+        finally:
+            commands._parser_class = kind
 
     gen = parser("generate", "generate images from a prompt (client)",
                  "Generate images and save each with a JSON sidecar beside it: <out>/<prompt slug>-<seed>-<i>.<ext> "
                  "and <image>.json.\nExisting files are never overwritten (the next free name, <name>_2, is used) "
                  "unless --overwrite.\nStreams partial images for gpt-image models; prints the paths saved.")
-    gen.add_argument("prompt", nargs="?", help="what to draw (optional with --from)")
+    gen.add_argument("prompt", nargs="?", metavar="PROMPT", help="what to draw (optional with --from)")
     gen.add_argument("--from", dest="from_sidecar", metavar="SIDECAR",
                      help="send the request a sidecar recorded again (with its seed: the same images); flags given "
                           "with it override its fields")
@@ -49,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                   "Edit one or more images (the first is edited; more are references) and save the results like "
                   "generate.")
     edit.add_argument("images", nargs="+", metavar="IMAGE", help="the input images (PNG, JPEG or WebP)")
-    edit.add_argument("prompt", help="what to change")
+    edit.add_argument("prompt", metavar="PROMPT", help="what to change")
     edit.add_argument("--mask", metavar="FILE", help="a PNG with alpha: transparent pixels mark what to repaint")
     add_image_flags(edit, edit=True)
     add_output_flags(edit)
@@ -83,6 +88,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_output_flags(run)
     add_connection_flags(run)
     run.set_defaults(client=_runner("batch"))
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """Positionals may sit on both sides of a flag: `darkroom edit a.png b.png --mask m.png "a prompt"`.
+
+    Plain argparse takes the positionals from the first run of them only (images=a.png, prompt=b.png)
+    and calls the rest unrecognised; `parse_known_intermixed_args` collects them all first."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _runner(name: str) -> Callable[[argparse.Namespace], int]:

@@ -51,7 +51,7 @@ class Batch:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.out = Path(args.out)
+        self.out = Path(args.out or ".")
         self.manifest = self.out / MANIFEST
         self.progress = Progress()
         self.lock = threading.Lock()

@@ -65,6 +65,12 @@ def _generate_call(args: argparse.Namespace) -> tuple[Call, str | None]:
     return call, files.slug(stem) if stem else None
 
 
+def _default_out(args: argparse.Namespace) -> Path:
+    """Beside the sidecar for `--from` (the same images next to the first ones), else the current folder."""
+    sidecar = getattr(args, "from_sidecar", None)
+    return Path(sidecar).parent if sidecar else Path(".")
+
+
 def _input(path: str) -> Path:
     found = Path(path)
     if not found.is_file():
@@ -77,7 +83,8 @@ def _run(args: argparse.Namespace, call: Call, stem: str) -> int:
     progress = Progress()
     try:
         result = send(client, call, progress, base_url)
-        saved = save(result, call, Path(args.out), stem, base_url, overwrite=args.overwrite)
+        out = Path(args.out) if args.out is not None else _default_out(args)
+        saved = save(result, call, out, stem, base_url, overwrite=args.overwrite)
     finally:
         progress.clear()
     if args.json:

@@ -43,7 +43,8 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
-    group.add_argument("--out", metavar="DIR", default=".", help="folder for the images and sidecars (default: .)")
+    group.add_argument("--out", metavar="DIR",
+                       help="folder for the images and sidecars (default: the current one; with --from: the sidecar's)")
     group.add_argument("--overwrite", action="store_true",
                        help="replace files of the same name (default: never; the next free name is used)")
     group.add_argument("--json", action="store_true",
