@@ -70,11 +70,15 @@ class Batch:
         if self.counts["skipped"]:
             self.progress.line(f"{self.counts['skipped']} of {self.total} lines done before (manifest): skipped")
         client, self.base_url = connection(self.args)
+        pool = ThreadPoolExecutor(max_workers=self.args.concurrency, thread_name_prefix="darkroom-batch")
         try:
-            with ThreadPoolExecutor(max_workers=self.args.concurrency, thread_name_prefix="darkroom-batch") as pool:
-                for _ in pool.map(lambda line: self._one(client, line), todo):
-                    pass
+            for _ in pool.map(lambda line: self._one(client, line), todo):
+                pass
+        except KeyboardInterrupt:  # lines not started stay unsent; the manifest has every line that finished
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown()
             self.progress.clear()
         return self._report()
 
