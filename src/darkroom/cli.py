@@ -6,12 +6,15 @@
                          [--monthly-budget USD] [--models A,B] [--admin]
     darkroom keys list | darkroom keys revoke NAME                 API keys in the metadata store
     darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger, with costs in USD
+    darkroom generate | edit | vary | batch                       the client, for any OpenAI-compatible
+                                                                   server (`client/`, docs/cli.md)
 
 A key may be limited to some models (`--models`: others are a 404 to it) and given a monthly budget in
 dollars (`--monthly-budget`: once its requests this month, UTC, cost that much, a 429 insufficient_quota).
 
-Every subcommand reads the same settings: defaults < --config FILE (or DARKROOM_CONFIG) <
-DARKROOM_* environment variables < flags.
+Every server subcommand reads the same settings: defaults < --config FILE (or DARKROOM_CONFIG) <
+DARKROOM_* environment variables < flags. The client subcommands read none of them: they talk to
+`--base-url` / `OPENAI_BASE_URL` with `--api-key` / `OPENAI_API_KEY`.
 """
 
 from __future__ import annotations
@@ -22,14 +25,22 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import ConfigError, Settings, load_settings
+from .client import register as register_client
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "client", None):  # generate, edit, vary, batch: no server settings
+        return args.client(args)
+    from .config import ConfigError, load_settings  # imported here: the client commands need neither (0.4 s)
+
     try:
         settings = load_settings(args.config, **_overrides(args))
         return args.func(settings, args)
@@ -89,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     usage.set_defaults(func=_usage)
     for sub in (create, listing, revoke, usage):
         sub.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
+    register_client(commands)
     return parser
 
 
