@@ -132,7 +132,9 @@ def _entry(flag: str, name: str, source: str) -> ModelConfig:
         raise ConfigError(f"--model {flag}: no such folder, and not a hub id (those look like ORG/NAME)")
     try:
         facts = read_facts(name, read or json_reader(source))
-    except (ConfigError, HubError) as exc:
+    except HubError as exc:
+        raise ConfigError(f"--model {flag} (no such folder here, so a hub id): {exc}") from None
+    except ConfigError as exc:
         raise ConfigError(f"--model {flag}: {exc}") from None
     entry = model_entry(name, path, facts)
     if name in OPENAI_MODELS:
