@@ -46,12 +46,15 @@ def endpoint() -> str:
 def json_reader(repo_id: str, revision: str | None = None) -> "Reader":
     """Read a repo's JSON files (through the hub's cache): None for a file the repo does not have."""
     hf = hub()
-    from huggingface_hub.errors import RemoteEntryNotFoundError
+    from huggingface_hub import errors
+
+    # A file the repo does not have (huggingface_hub 1.x+; before, EntryNotFoundError also meant "not cached").
+    missing = getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError)
 
     def read(path: str) -> dict | None:
         try:
             local = hf.hf_hub_download(repo_id, path, revision=revision)
-        except RemoteEntryNotFoundError:
+        except missing:
             return None
         except Exception as exc:  # translated at the boundary
             raise HubError(describe(exc, repo_id, revision)) from exc
@@ -91,9 +94,16 @@ def describe(exc: BaseException, repo_id: str, revision: str | None = None) -> s
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    import httpx2  # huggingface_hub's HTTP client
+    """Connection failures of the HTTP client huggingface_hub uses (httpx2 in 2.x, httpx in 1.x)."""
+    import importlib
 
-    return (httpx2.TransportError,)
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _cause(exc: BaseException | None, kinds: type[BaseException] | tuple[type[BaseException], ...]) \
