@@ -16,6 +16,8 @@ import openai
 import pytest
 
 from darkroom.cli import main
+from darkroom.config import load_settings
+from darkroom.model_flags import add_model_flags
 
 from .conftest import LiveServer, free_port, stop_server
 from .fake_hub import FakeHub
@@ -42,7 +44,8 @@ def listing(result: subprocess.CompletedProcess) -> dict[str, tuple[str, str]]:
 def folders(tiny_pipelines, tmp_path_factory):
     """Pipeline folders named as a user's would be: models/tiny-flux, models/tiny-sd, other/tiny-sd."""
     root = tmp_path_factory.mktemp("flag-models")
-    for name, kind in (("models/tiny-flux", "flux"), ("models/tiny-sd", "sd"), ("other/tiny-sd", "sd")):
+    for name, kind in (("models/tiny-flux", "flux"), ("models/tiny-sd", "sd"), ("other/tiny-sd", "sd"),
+                       ("other/tiny-sd-turbo", "sd")):
         shutil.copytree(tiny_pipelines[kind], root / name)
     (root / "models" / "no-index").mkdir()
     (root / "models" / "no-index" / "model.safetensors").write_bytes(b"\0" * 64)
@@ -143,6 +146,14 @@ def test_an_openai_name_replaces_the_sketch_model_and_keeps_its_family(folders):
     served = listing(result)
     assert served["dall-e-3"] == ("diffusers", "dall-e-3") and served["dall-e-2"] == ("sketch", "dall-e-2")
     assert "replaces the built-in sketch model 'dall-e-3'" in result.stderr
+
+
+def test_turbo_comes_from_the_pipelines_own_name_not_the_one_you_give_it(folders, tmp_path):
+    settings = load_settings(data_dir=str(tmp_path))
+    [hero, plain] = add_model_flags(settings, [f"hero={folders / 'other' / 'tiny-sd-turbo'}",
+                                               f"turbo-ish={folders / 'models' / 'tiny-sd'}"]).models
+    assert (hero.name, hero.engine_options["turbo"], plain.engine_options["turbo"]) == ("hero", True, False)
+    assert "few-step because its name 'tiny-sd-turbo' says so" in hero.description
 
 
 @pytest.mark.parametrize("flag, message", [

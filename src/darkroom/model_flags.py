@@ -20,7 +20,7 @@ compression, transparent backgrounds as cut-outs, moderation, streaming with par
 diffusers' any-size rule its sizes are what the pipeline can make. A flag that takes an OpenAI model's name
 takes that model's family instead, so that clients written for it get its rules. The pipeline's own files
 decide the rest (`engines/diffusers/facts.py`): the quality presets from model_index.json's class and the
-few-step (`turbo`) setting from the name, the scheduler and the transformer; the engine reads the native
+few-step (`turbo`) setting from its folder's or repo's name (not NAME=), the scheduler and the transformer; the engine reads the native
 size and size multiple from the loaded pipeline. The entry's description says what was derived and why.
 """
 
@@ -131,7 +131,7 @@ def _entry(flag: str, name: str, source: str) -> ModelConfig:
     else:
         raise ConfigError(f"--model {flag}: no such folder, and not a hub id (those look like ORG/NAME)")
     try:
-        facts = read_facts(name, read or json_reader(source))
+        facts = read_facts(default_name(source), read or json_reader(source))  # the pipeline's name, not NAME=
     except HubError as exc:
         raise ConfigError(f"--model {flag} (no such folder here, so a hub id): {exc}") from None
     except ConfigError as exc:
