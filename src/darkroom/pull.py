@@ -135,10 +135,10 @@ def pull(repo_id: str, folder: Path, *, revision: str | None = None, check: bool
 
 def pipeline_files(sizes: dict[str, int], index: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The repo files a diffusers pipeline needs, and notes on what was left out (see the module docstring)."""
-    components = sorted(key for key, value in index.items()
-                        if not key.startswith("_") and isinstance(value, list) and len(value) == 2 and value[0])
+    from .engines.diffusers.facts import components_of
+
     chosen, notes = ["model_index.json"], []
-    for component in components:
+    for component in sorted(components_of(index)):
         names = sorted(name for name in sizes if name.startswith(component + "/"))
         weights = [name for name in names if _weight(name)]
         chosen += [name for name in names if not _weight(name)]
@@ -148,7 +148,8 @@ def pipeline_files(sizes: dict[str, int], index: dict[str, Any]) -> tuple[list[s
                          f"{len(weights)} weight files (the load check says whether they serve)")
             picked = weights
         chosen += picked
-    left = [name for name in sizes if name not in set(chosen)]
+    taken = set(chosen)
+    left = [name for name in sizes if name not in taken]
     if left:
         shown = ", ".join(sorted(left, key=lambda name: -sizes[name])[:4]) + (", ..." if len(left) > 4 else "")
         notes.append(f"left out {len(left)} files the pipeline does not load ({_size(sum(sizes[n] for n in left))}): "

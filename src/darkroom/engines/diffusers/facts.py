@@ -61,11 +61,17 @@ def read_facts(name: str, read: Reader) -> PipelineFacts:
     class_name = index.get("_class_name")
     if not isinstance(class_name, str) or not class_name:
         raise ConfigError("its model_index.json names no pipeline class (`_class_name`)")
-    components = tuple(key for key, value in index.items()
-                       if not key.startswith("_") and isinstance(value, list) and len(value) == 2 and value[0])
+    components = components_of(index)
     reason = _turbo_reason(name, class_name, components, read)
     return PipelineFacts(class_name, components, preset_family(class_name, reason is not None), reason is not None,
                          reason)
+
+
+def components_of(index: dict) -> tuple[str, ...]:
+    """The component folders a model_index.json names (`"unet": ["diffusers", "UNet2DConditionModel"]`), not
+    its `_` keys nor the ones it leaves empty (`"safety_checker": [null, null]`)."""
+    return tuple(key for key, value in index.items()
+                 if not key.startswith("_") and isinstance(value, list) and len(value) == 2 and value[0])
 
 
 def _turbo_reason(name: str, class_name: str, components: tuple[str, ...], read: Reader) -> str | None:
