@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .config import ConfigError, Settings
-from .hub import HUB_ID
+from .hub import HUB_ID  # re and json only: importing hub.py does not import huggingface_hub
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .engines.diffusers.facts import PipelineFacts
 
-# The CLI imports this module for its parser alone: what the command uses is imported when it runs.
+# The CLI imports this module for its parser alone (even for commands that read no settings): what the
+# command uses, settings included, is imported when it runs.
 T = TypeVar("T")
 _FORMATS = ("safetensors", "bin")  # weights the engine loads, in order of preference
 _WEIGHT = re.compile(r"^(?P<stem>.+?)(?:\.(?P<variant>[A-Za-z0-9_]+(?:-\d{5}-of-\d{5})?))?"
@@ -94,6 +95,7 @@ def destination(settings: Settings, repo_id: str, folder: str | None) -> Path:
 
 def pull(repo_id: str, folder: Path, *, revision: str | None = None, check: bool = True) -> tuple[Path, dict]:
     """Download `repo_id` into `folder`, check it, and return (folder, its [[models]] entry)."""
+    from .config import ConfigError
     from .engines.diffusers.facts import read_facts
     from .hub import endpoint, hub
     from .model_flags import folder_reader, model_entry
@@ -157,9 +159,10 @@ def pipeline_files(sizes: dict[str, int], index: dict[str, Any]) -> tuple[list[s
     return chosen, notes
 
 
-def check_loads(folder: Path, facts: "PipelineFacts") -> str:
+def check_loads(folder: Path, facts: PipelineFacts) -> str:
     """Load `folder` with the diffusers engine (CPU, bfloat16, local files only, no warm-up); a line saying
     what loaded, or PullFailed."""
+    from .config import ConfigError
     from .engines import create_engine
     from .hub import first_line
 
