@@ -1,13 +1,19 @@
 """The `darkroom` command.
 
-    darkroom serve [--host HOST] [--port PORT] [--config FILE]   run the server under uvicorn
-    darkroom models [--config FILE]                                list the served models
+    darkroom serve [--host HOST] [--port PORT] [--config FILE] [--model PATH_OR_HUB_ID ...]
+                                                                   run the server under uvicorn
+    darkroom models [--config FILE] [--model PATH_OR_HUB_ID ...]   list the served models
+    darkroom pull HUB_ID [--revision REV] [--dir DIR] [--no-check] download a diffusers model (pull.py)
     darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N]
                          [--monthly-budget USD] [--models A,B] [--admin]
     darkroom keys list | darkroom keys revoke NAME                 API keys in the metadata store
     darkroom usage [--since DATE] [--key NAME] [--requests]        the usage ledger, with costs in USD
     darkroom generate | edit | vary | batch                       the client, for any OpenAI-compatible
                                                                    server (`client/`, docs/cli.md)
+
+`--model` (repeatable) serves a diffusers pipeline folder or hub id with no config file, beside the
+config file's models and the default catalog; its name, family and presets come from the pipeline
+(model_flags.py). `pull` downloads one into the data directory and prints the lines to serve it.
 
 A key may be limited to some models (`--models`: others are a 404 to it) and given a monthly budget in
 dollars (`--monthly-budget`: once its requests this month, UTC, cost that much, a 429 insufficient_quota).
@@ -29,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .client import register as register_client
+from .pull import add_pull_command
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -65,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the served models", description="List the served models.")
     models.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
     models.set_defaults(func=_models)
+    for sub in (serve, models):
+        sub.add_argument("--model", action="append", metavar="PATH_OR_HUB_ID",
+                         help="also serve this diffusers pipeline (a folder or ORG/NAME on the hub; NAME=... to name "
+                              "it); repeatable; name, family and presets come from the pipeline (docs/quickstart.md)")
+    add_pull_command(commands)  # pull.py
 
     keys = commands.add_parser("keys", help="issue, list and revoke API keys",
                                description="API keys in the metadata store (keys are stored only as hashes).")
@@ -146,6 +158,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .shutdown import DrainingServer
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _with_model_flags(settings, args)
     logging.getLogger("darkroom").info("data directory %s; metadata store %s", settings.data_dir,
                                        store_description(settings))
     app = create_app(settings)
@@ -180,10 +193,16 @@ def store_description(settings: Settings) -> str:
     return f"{path}" if path.exists() else f"{path} (new: there was no store here yet)"
 
 
+def _with_model_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    from .model_flags import add_model_flags  # --model: diffusers [[models]] entries without a config file
+
+    return add_model_flags(settings, args.model)
+
+
 def _models(settings: Settings, args: argparse.Namespace) -> int:
     from .catalog import build_catalog
 
-    catalog = build_catalog(settings)
+    catalog = build_catalog(_with_model_flags(settings, args))
     for spec in catalog:
         print(f"{spec.name:28} {spec.engine_name:10} {spec.family:12} {spec.description[:60]}")
     for route in catalog.routes.values():

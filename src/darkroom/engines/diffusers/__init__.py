@@ -84,15 +84,16 @@ from .options import (
     FAMILY_PRESETS,
     FLOW_SCHEDULERS,
     SCHEDULERS,
+    TURBO_NAMES,
     DiffusersOptions,
     Preset,
+    preset_family,
 )
 from .previews import Previews, can_preview
 
 log = logging.getLogger("darkroom.engines.diffusers")
 
 OOM_RETRY_AFTER_SECONDS = 10
-_TURBO = re.compile(r"turbo|schnell|lightning|hyper|lcm", re.IGNORECASE)
 # What torch's CPU allocator raises (a plain RuntimeError) when host memory runs out.
 _HOST_OOM = re.compile(r"DefaultCPUAllocator: (?:can't allocate memory|not enough memory)")
 
@@ -198,15 +199,8 @@ class DiffusersEngine(Engine):
             denoiser.compile()
 
     def _family(self, pipe: Any) -> str:
-        turbo = self.options.turbo if self.options.turbo is not None else bool(_TURBO.search(self.options.path))
-        cls = type(pipe).__name__
-        if turbo:
-            return "turbo"
-        for marker, family in (("Flux", "flux"), ("StableDiffusion3", "sd3"), ("StableDiffusionXL", "sdxl"),
-                               ("StableDiffusion", "sd")):
-            if marker in cls:
-                return family
-        return "other"
+        turbo = self.options.turbo if self.options.turbo is not None else bool(TURBO_NAMES.search(self.options.path))
+        return preset_family(type(pipe).__name__, turbo)
 
     def _resolve_presets(self, family: str) -> dict[str, Preset]:
         steps, guidance = FAMILY_PRESETS[family]

@@ -15,9 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...config import ConfigError
+from ...hub import HUB_ID
 
 EXTRA_HINT = "pip install 'darkroom[diffusers]'"
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+# Names of few-step (distilled) models: `turbo` is guessed from a model's path when not set.
+TURBO_NAMES = re.compile(r"turbo|schnell|lightning|hyper|lcm", re.IGNORECASE)
+# Pipeline class name markers -> preset family (first match wins: "StableDiffusionXL" before "StableDiffusion").
+_CLASS_MARKERS = (("Flux", "flux"), ("StableDiffusion3", "sd3"), ("StableDiffusionXL", "sdxl"), ("StableDiffusion", "sd"))
 
 # (steps low, medium, high), guidance_scale (None: the pipeline's own default)
 FAMILY_PRESETS: dict[str, tuple[tuple[int, int, int], float | None]] = {
@@ -41,6 +45,17 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 FLOW_SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "flow_match_euler": ("FlowMatchEulerDiscreteScheduler", {}),
 }
+
+
+def preset_family(class_name: str, turbo: bool) -> str:
+    """The FAMILY_PRESETS key for a pipeline class (e.g. "StableDiffusionXLPipeline" -> "sdxl"); "turbo" for any
+    few-step model, "other" for a class none of the markers names."""
+    if turbo:
+        return "turbo"
+    for marker, family in _CLASS_MARKERS:
+        if marker in class_name:
+            return family
+    return "other"
 
 
 class Preset(BaseModel):
@@ -87,6 +102,6 @@ def check_options(model: str, options: dict[str, Any]) -> DiffusersOptions:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"Invalid setting 'models.{model}.{where}': {err['msg']}") from None
-    if not Path(opts.path).expanduser().exists() and not _HUB_ID.match(opts.path):
+    if not Path(opts.path).expanduser().exists() and not HUB_ID.match(opts.path):
         raise ConfigError(f"Model '{model}': pipeline folder not found: {opts.path}")
     return opts
