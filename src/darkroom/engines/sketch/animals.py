@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .scene import Frame, Scene, shade
-from .shapes import cut, intersect
+from .shapes import cut, intersect, union
 
 INK, WHITE, PINK, ORANGE = (40, 36, 44), (250, 250, 250), (238, 140, 150), (240, 140, 40)
 FUR = {"cat": ((232, 142, 62), (128, 128, 140), (62, 60, 70), (238, 218, 186)),
@@ -103,22 +103,21 @@ def draw_fish(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: floa
 
 def draw_horse(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
     f = Frame(cx, base, k, rng.random() < 0.5)
-    coat = sc.main(((150, 96, 56), (90, 62, 44), (230, 220, 205), (190, 140, 90))[int(rng.integers(4))])
-    mane, dark = sc.tone((60, 40, 30)), shade(coat, 0.78)
-    sc.fill(f.curve((-0.17, -0.27), (-0.26, -0.22), (-0.23, -0.09), 0.024), mane)
-    for x, y, far in ((-0.12, 0, True), (0.12, 0, True), (-0.07, 0, False), (0.16, 0, False)):
-        leg = dark if far else coat
-        sc.fill(f.segment(x, -0.2, x + (0.01 if far else -0.01), y - 0.02, 0.02), leg)
-        sc.fill(f.rect(x + (0.01 if far else -0.01), y - 0.012, 0.045, 0.025, 0.008), mane)
-    body = f.ellipse(0, -0.25, 0.18, 0.085)
+    coat = sc.main(((150, 96, 56), (96, 66, 48), (226, 216, 200), (190, 140, 90))[int(rng.integers(4))])
+    mane, dark = sc.tone((60, 40, 30)), shade(coat, 0.75)
+    sc.fill(f.curve((-0.17, -0.28), (-0.25, -0.24), (-0.22, -0.1), 0.022), mane)
+    for x, far in ((-0.165, True), (0.07, True), (-0.1, False), (0.14, False)):
+        sc.fill(f.segment(x, -0.24, x + (0.015 if far else 0.0), -0.02, 0.015), dark if far else coat)
+        sc.fill(f.rect(x + (0.015 if far else 0.0), -0.01, 0.036, 0.022, 0.006), mane)
+    body = union(f.ellipse(0, -0.26, 0.17, 0.07), f.circle(0.12, -0.265, 0.065), f.circle(-0.12, -0.27, 0.062))
     sc.shadow(body, k, 0.15)
     sc.fill(body, coat)
-    sc.fill(f.segment(0.12, -0.28, 0.19, -0.4, 0.05), coat)
-    sc.fill(f.ellipse(0.245, -0.4, 0.085, 0.036, 0.55), coat)
-    sc.fill(f.polygon([(0.17, -0.44), (0.175, -0.5), (0.2, -0.44)]), coat)
-    sc.fill(f.curve((0.18, -0.45), (0.12, -0.4), (0.1, -0.29), 0.018), mane)
-    sc.fill(f.circle(0.29, -0.35, 0.008), sc.tone(INK))
-    _eye(sc, f, 0.22, -0.42, 0.011)
+    sc.fill(f.segment(0.13, -0.29, 0.2, -0.41, 0.045), coat)
+    sc.fill(f.ellipse(0.25, -0.4, 0.08, 0.034, 0.6), coat)
+    sc.fill(f.polygon([(0.18, -0.445), (0.185, -0.5), (0.21, -0.445)]), coat)
+    sc.fill(f.curve((0.19, -0.455), (0.12, -0.41), (0.1, -0.3), 0.017), mane)
+    sc.fill(f.circle(0.292, -0.35, 0.008), sc.tone(INK))
+    _eye(sc, f, 0.225, -0.42, 0.011)
 
 
 def draw_rabbit(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:

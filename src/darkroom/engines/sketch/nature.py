@@ -86,8 +86,8 @@ def cloud_shape(f: Frame, x: float, y: float, s: float) -> Shape:
 
 
 def _cloud(sc: Scene, f: Frame, x: float, y: float, s: float, colour) -> None:
-    sc.fill(cloud_shape(f, x + 0.012 * s, y + 0.018 * s, s), shade(colour, 0.86))
-    sc.fill(cloud_shape(f, x, y, s), colour)
+    sc.fill(cloud_shape(f, x, y, s), shade(colour, 0.86))
+    sc.fill(cloud_shape(f, x - 0.008 * s, y - 0.014 * s, s * 0.96), colour)
 
 
 def draw_cloud(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
@@ -199,27 +199,46 @@ def draw_palm(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: fl
         sc.fill(f.circle(top[0] + dx, top[1] + 0.03, 0.02), sc.tone((110, 70, 40)))
 
 
+def _arc_points(x: float, y: float, r: float, start: float, end: float, n: int = 14):
+    return [(x + r * math.cos(start + (end - start) * i / n), y + r * math.sin(start + (end - start) * i / n))
+            for i in range(n + 1)]
+
+
 def draw_wave(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
+    """A curling wave: the crest over the top, the hollow under it, foam along the lip."""
     f, blue = Frame(cx, cy, k, rng.random() < 0.5), sc.main((38, 120, 200))
-    curl = cut(f.circle(-0.02, -0.04, 0.18), f.circle(0.06, -0.06, 0.11))
-    body = union(below(curl, f.pt(0, -0.12)[1]), cut(curl, f.rect(0.1, -0.13, 0.2, 0.2)),
-                 f.rect(0, 0.11, 0.56, 0.1, 0.02))
+    light, foam = shade(blue, 1.4), sc.tone(WHITE)
+    deg = math.pi / 180
+    (x0, y0), (x1, y1), (qx, qy) = (-0.32, 0.12), _arc_points(0, -0.03, 0.19, 200 * deg, 200 * deg, 1)[0], (-0.2, 0.08)
+    back = [((1 - t) ** 2 * x0 + 2 * t * (1 - t) * qx + t * t * x1, (1 - t) ** 2 * y0 + 2 * t * (1 - t) * qy + t * t * y1)
+            for t in (i / 8 for i in range(8))]
+    outer = _arc_points(0, -0.03, 0.19, 200 * deg, 392 * deg)
+    inner = _arc_points(0.065, -0.03, 0.1, 45 * deg, -210 * deg)
+    body = f.outline([*back, *outer, *inner, (0.1, 0.12), (0.3, 0.12), (0.3, 0.17), (-0.32, 0.17)])
+    sc.shadow(body, k)
     sc.fill(body, blue)
-    sc.fill(f.rect(0, 0.14, 0.56, 0.04, 0.02), shade(blue, 0.8))
-    sc.fill(cut(f.circle(-0.02, -0.04, 0.14), f.circle(0.05, -0.06, 0.115)), shade(blue, 1.35))
-    for x, y, r in ((-0.13, -0.16, 0.02), (-0.06, -0.21, 0.022), (0.02, -0.22, 0.018), (0.1, -0.19, 0.016)):
-        sc.fill(f.circle(x, y, r), sc.tone(WHITE))
+    sc.fill(f.polyline(_arc_points(0.065, -0.03, 0.118, -205 * deg, 20 * deg, 12), 0.013), light)
+    sc.fill(f.rect(-0.01, 0.16, 0.62, 0.025, 0.012), shade(blue, 0.8))
+    for a in (262, 290, 318, 345, 370, 390):
+        x, y = 0.19 * math.cos(a * deg), -0.03 + 0.19 * math.sin(a * deg)
+        sc.fill(f.circle(x, y, 0.026 if a < 350 else 0.02), foam)
+    if sc.q:
+        for x in (-0.22, 0.2):
+            sc.fill(f.arc(x, 0.14, 0.035, math.pi * 1.15, math.pi * 1.85, 0.006), light)
 
 
 def draw_leaf(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    f, green = Frame(cx, cy, k, rng.random() < 0.5, float(rng.uniform(-0.3, 0.3))), sc.main(LEAF)
-    sc.fill(intersect(f.circle(-0.09, 0.09, 0.2), f.circle(0.09, -0.09, 0.2)), green)
-    sc.fill(f.segment(-0.15, 0.15, 0.13, -0.13, 0.008), shade(green, 0.72))
-    sc.fill(f.segment(-0.2, 0.2, -0.13, 0.13, 0.012), shade(green, 0.72))
-    if sc.q:
-        for t in (-0.06, 0.0, 0.06):
-            sc.fill(f.segment(t, -t, t - 0.06, -t - 0.05, 0.005), shade(green, 0.78))
-            sc.fill(f.segment(t, -t, t + 0.05, -t + 0.06, 0.005), shade(green, 0.78))
+    f, green = Frame(cx, cy, k, rng.random() < 0.5, float(rng.uniform(0.5, 0.9))), sc.main(LEAF)
+    dark = shade(green, 0.7)
+    sc.fill(f.curve((0, 0.15), (0.01, 0.22), (-0.02, 0.27), 0.01), dark)
+    blade = intersect(f.circle(-0.11, -0.01, 0.22), f.circle(0.11, -0.01, 0.22))
+    sc.shadow(blade, k)
+    sc.fill(blade, green)
+    sc.fill(f.clip(blade, 0, 0, 1, 0), shade(green, 1.15))
+    sc.fill(f.segment(0, 0.16, 0, -0.15, 0.007), dark)
+    for y in (-0.08, -0.02, 0.04, 0.1):
+        for side in (-1, 1):
+            sc.fill(f.segment(0, y, side * 0.07, y - 0.05, 0.005), dark)
 
 
 def draw_mushroom(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:

@@ -165,17 +165,20 @@ def draw_sofa(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: fl
 
 
 def draw_chair(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
-    f = Frame(cx, base, k, rng.random() < 0.5)
+    f = Frame(cx, base, k)
     wood = sc.main(WOOD)
-    dark = shade(wood, 0.75)
-    for x in (-0.07, 0.11):
-        sc.fill(f.rect(x, -0.1, 0.02, 0.2), dark)
-    sc.fill(f.rect(-0.1, -0.32, 0.025, 0.24), wood)
-    for y in (-0.4, -0.33, -0.26):
-        sc.fill(f.rect(-0.1, y, 0.03, 0.03), shade(wood, 1.1))
-    for x in (-0.1, 0.14):
-        sc.fill(f.rect(x, -0.1, 0.025, 0.2), wood)
-    sc.fill(f.rect(0.02, -0.205, 0.27, 0.035, 0.008), shade(wood, 1.12))
+    dark = shade(wood, 0.72)
+    for x in (-0.085, 0.085):
+        sc.fill(f.rect(x, -0.12, 0.022, 0.18), dark)
+    for x in (-0.095, 0.095):
+        sc.fill(f.rect(x, -0.32, 0.026, 0.24, 0.008), wood)
+    sc.fill(f.rect(0, -0.42, 0.22, 0.05, 0.012), wood)
+    for x in (-0.035, 0.035):
+        sc.fill(f.rect(x, -0.32, 0.02, 0.16), shade(wood, 0.9))
+    sc.fill(f.polygon([(-0.11, -0.22), (0.11, -0.22), (0.14, -0.18), (-0.14, -0.18)]), shade(wood, 1.15))
+    sc.fill(f.rect(0, -0.17, 0.28, 0.025, 0.006), dark)
+    for x in (-0.125, 0.125):
+        sc.fill(f.rect(x, -0.08, 0.026, 0.16), wood)
 
 
 def draw_table(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:

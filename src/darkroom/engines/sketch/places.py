@@ -142,22 +142,22 @@ def draw_tent(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: fl
 def draw_windmill(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
     f = Frame(cx, base, k)
     wall = sc.main((236, 224, 204))
-    tower = f.polygon([(-0.08, 0), (0.08, 0), (0.045, -0.31), (-0.045, -0.31)])
+    tower = f.polygon([(-0.09, 0), (0.09, 0), (0.05, -0.36), (-0.05, -0.36)])
     sc.shadow(tower, k)
     sc.fill(tower, wall)
-    sc.fill(f.polygon([(-0.06, -0.3), (0.06, -0.3), (0, -0.37)]), sc.tone((160, 70, 50)))
-    sc.fill(union(f.rect(0, -0.04, 0.045, 0.08), f.circle(0, -0.08, 0.0225)), sc.tone(DOOR))
-    _window(sc, f, 0, -0.19, 0.035, 0.045)
-    turn = float(rng.uniform(0, math.pi / 2))
-    sail = sc.tone((120, 80, 56))
+    sc.fill(f.polygon([(0.0, 0), (0.09, 0), (0.05, -0.36), (0.0, -0.36)]), shade(wall, 0.9))
+    sc.fill(union(f.ellipse(0, -0.37, 0.07, 0.05), f.rect(0, -0.36, 0.12, 0.02)), sc.tone((160, 70, 50)))
+    sc.fill(union(f.rect(0, -0.04, 0.05, 0.08), f.circle(0, -0.08, 0.025)), sc.tone(DOOR))
+    _window(sc, f, 0, -0.2, 0.035, 0.045)
+    turn, hub = float(rng.uniform(0, math.pi / 2)), (0, -0.37)
+    frame, cloth = sc.tone((110, 76, 54)), sc.tone((250, 246, 236))
     for i in range(4):
         a = turn + i * math.pi / 2
         ca, sa = math.cos(a), math.sin(a)
-        hub = (0, -0.31)
-        sc.fill(f.segment(hub[0], hub[1], hub[0] + 0.24 * ca, hub[1] + 0.24 * sa, 0.007), sail)
-        mx, my = hub[0] + 0.15 * ca - 0.025 * sa, hub[1] + 0.15 * sa + 0.025 * ca
-        sc.fill(f.rect(mx, my, 0.17, 0.05, 0.004, a), shade(sc.tone(WHITE), 0.95), 0.95)
-    sc.fill(f.circle(0, -0.31, 0.02), sail)
+        mx, my = hub[0] + 0.14 * ca - 0.022 * sa, hub[1] + 0.14 * sa + 0.022 * ca
+        sc.fill(f.rect(mx, my, 0.16, 0.042, 0.004, a), cloth)
+        sc.fill(f.segment(hub[0], hub[1], hub[0] + 0.23 * ca, hub[1] + 0.23 * sa, 0.006), frame)
+    sc.fill(f.circle(*hub, 0.018), frame)
 
 
 SUBJECTS = {"lighthouse": draw_lighthouse, "house": draw_house, "castle": draw_castle, "skyline": draw_skyline,

@@ -172,8 +172,10 @@ def union(*shapes: Shape) -> Shape:
 
 
 def intersect(shape: Shape, other: Shape) -> Shape:
-    """Where both shapes are (inside `shape`'s box)."""
-    return shape[0], lambda u, v: np.maximum(shape[1](u, v), other[1](u, v))
+    """Where both shapes are."""
+    (a0, b0, a1, b1), (c0, d0, c1, d1) = shape[0], other[0]
+    box = (max(a0, c0), max(b0, d0), min(a1, c1), min(b1, d1))
+    return box, lambda u, v: np.maximum(shape[1](u, v), other[1](u, v))
 
 
 def halfplane(px: float, py: float, nx: float, ny: float) -> Shape:
