@@ -43,17 +43,17 @@ def draw_trees(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: f
 
 def draw_mountain(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
     f, rock = Frame(cx, base, k, rng.random() < 0.5), sc.main((112, 124, 158))
-    back = [(-0.04, 0), (0.4, 0), (0.2, -0.3)]
+    back = [(-0.033, 0), (0.328, 0), (0.164, -0.3)]
     sc.fill(f.polygon(back), shade(rock, 1.25))
-    sc.fill(f.polygon([(0.2, -0.3), (0.27, -0.2), (0.21, -0.215), (0.16, -0.19), (0.13, -0.2)]), sc.tone(WHITE))
-    peak = [(-0.34, 0), (0.3, 0), (0.0, -0.46)]
+    sc.fill(f.polygon([(0.164, -0.3), (0.221, -0.2), (0.172, -0.215), (0.131, -0.19), (0.107, -0.2)]), sc.tone(WHITE))
+    peak = [(-0.279, 0), (0.246, 0), (0, -0.46)]
     sc.fill(f.polygon(peak), rock)
-    sc.fill(f.polygon([(0.0, -0.46), (0.3, 0), (0.04, 0)]), shade(rock, 0.82))
-    cap = [(0.0, -0.46), (0.095, -0.315), (0.05, -0.33), (0.015, -0.3), (-0.03, -0.335), (-0.075, -0.345),
-           (-0.1, -0.31)]
+    sc.fill(f.polygon([(0, -0.46), (0.246, 0), (0.033, 0)]), shade(rock, 0.82))
+    cap = [(0, -0.46), (0.078, -0.315), (0.041, -0.33), (0.012, -0.3), (-0.025, -0.335), (-0.061, -0.345),
+           (-0.082, -0.31)]
     sc.fill(f.outline(cap), sc.tone(WHITE))
     if sc.q:
-        sc.fill(f.polygon([(0.0, -0.46), (0.095, -0.315), (0.05, -0.33), (0.015, -0.3)]), sc.tone((214, 224, 240)))
+        sc.fill(f.polygon([(0, -0.46), (0.078, -0.315), (0.041, -0.33), (0.012, -0.3)]), sc.tone((214, 224, 240)))
 
 
 def draw_sun(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
@@ -75,7 +75,7 @@ def draw_moon(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: floa
         sc.fill(f.circle(0, 0, 0.23), pale, 0.15)
     sc.fill(cut(disc, bite), pale)
     for x, y, r in ((-0.1, 0.02, 0.025), (-0.04, 0.12, 0.018), (-0.12, -0.07, 0.014)):
-        sc.fill(f.circle(x, y, r), shade(pale, 0.88))
+        sc.fill(f.circle(x, y, r), shade(pale, 0.8))
     for x, y, r in ((0.14, 0.1, 0.03), (0.2, -0.12, 0.022), (0.06, 0.2, 0.018)):
         sc.fill(f.star(x, y, r, 0.42), pale)
 

@@ -32,6 +32,7 @@ GROUNDED: frozenset[str] = frozenset(name for m in MODULES for name in m.GROUNDE
 SEAT_HEIGHT = {"sofa": 0.15, "chair": 0.2, "table": 0.245}  # at k = 1, where a rider sits
 RIDER_SCALE = 0.6
 FLOAT_HALF = 0.18  # about half the height of a floating subject at k = 1
+WIDE = frozenset({"laptop", "bridge", "bus", "sofa", "table", "wave", "book", "skyline", "car", "mountain"})  # kept nearer the middle
 
 missing = set(SUBJECT_WORDS) ^ set(SUBJECTS)
 assert not missing, f"subjects without words or drawings: {sorted(missing)}"
@@ -72,7 +73,7 @@ def draw_subjects(sc: Scene, rng: np.random.Generator, extra: np.random.Generato
     lift = rng.uniform(-0.08, 0.0, max(len(standing), 2))
     riders = {p.on: p for p in plan.subjects if p.on is not None}
     for pick, (u, k), dv in reversed(list(zip(standing, places, lift))):
-        u, k = float(u), float(k)
+        u, k = float(u) * (0.5 if pick.name in WIDE and len(standing) == 1 else 1.0), float(k)
         base = float(ground(np.float32(u))) + 0.03
         draw_pick(sc, rng, pick, u, base if pick.name in GROUNDED else -0.04 + float(dv), k)
         rider = riders.get(pick.name)

@@ -12,7 +12,7 @@
 - Fallback: a prompt with neither gets a sign lettered with its first two main words (`main_words`:
   no stop, colour or mood words), and an emblem whose shape, pattern and colours come from them.
 
-`python -m darkroom.engines.sketch.words` prints the vocabulary as Markdown (docs/sketch.md holds it).
+`vocabulary_markdown()` gives the vocabulary as Markdown (docs/sketch.md holds it; see its markers).
 """
 
 from __future__ import annotations
