@@ -1,10 +1,13 @@
 """The sketch engine: a deterministic procedural illustrator. It is NOT an AI model.
 
-It draws flat, vector-style pictures (a backdrop gradient, layered hills, mountains, a skyline or
-water, a sun or moon, and one or two geometric subjects such as a checklist card, a phone, a laptop
-or a simple figure) from a handful of prompt keywords and a seeded random generator. It exists so
-the whole Image API works offline, in CI, and for anyone testing an Image API client: the same
-prompt, size, seed, quality, style and transparency give byte-identical pixels in any process.
+It draws flat, vector-style pictures (a backdrop gradient, layered hills, a setting such as
+mountains, a skyline, water, a beach, snow, a desert, space or underwater, a sun or moon, and one to
+three subjects from a vocabulary of over 80: animals, food, buildings, vehicles, nature, objects,
+icons, the todo-app set) from the prompt's words (`words.plan`) and a seeded random generator; a
+prompt it knows no word of gets a sign lettered with its words. It exists so the whole Image API
+works offline, in CI, and for anyone testing an Image API client: the same prompt, size, seed,
+quality, style and transparency give byte-identical pixels in any process. docs/sketch.md lists
+what it knows.
 
 Edits and variations (`edit.py`) work on the input images with the same palette:
 - an edit without a mask restyles the whole input: its luminance, smoothed and posterised into
@@ -31,19 +34,18 @@ sample, finals and partials, on every run.
 is above it (the defaults are 0.6 and 0.8), the service does not run the detector on its
 generations. Edits and variations carry the user's pixels and are always checked.
 
-The drawing primitives (shapes as signed distance functions, the canvas) are in `canvas.py`,
-the subjects in `subjects.py`, the colour and mood tables in `palette.py`. With a
+The shapes (signed distance functions) are in `shapes.py`, the canvas in `canvas.py`, the backdrop
+in `backdrop.py`, the word tables in `words.py`, the subjects' registry and layout in `subjects.py`
+(the drawings in the modules it names), the colour and mood tables in `palette.py`. With a
 transparent background the backdrop is left out and only the subjects are drawn, so the alpha is real.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import os
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 

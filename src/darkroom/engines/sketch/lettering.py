@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from .scene import Frame, Scene, shade
-from .shapes import Shape, intersect, polygon, union
+from .shapes import Shape, intersect, union
 
 # letter: strokes separated by "|", each "x y, x y, ..." on a grid 4 wide and 6 high (y down)
 FONT = {
@@ -62,17 +62,18 @@ def write(sc: Scene, f: Frame, text: str, cx: float, cy: float, size: float, col
 
 
 def emblem_outline(f: Frame, kind: str, x: float, y: float, r: float) -> Shape:
+    """One of `OUTLINES`, about r in radius, centred on (x, y)."""
     if kind == "circle":
         return f.circle(x, y, r)
     if kind == "star":
         return f.star(x, y, r * 1.15, 0.55, 6)
-    sides = {"hexagon": (6, math.pi / 6), "diamond": (4, 0.0), "square": (4, math.pi / 4)}
-    if kind in sides:
-        n, turn = sides[kind]
-        rr = r * (1.1 if kind == "diamond" else 1.0) / (math.cos(math.pi / 4) if kind == "square" else 1)
-        rr = r * 1.3 if kind == "square" else rr
-        pts = [(x + rr * math.cos(turn + math.tau * i / n), y + rr * math.sin(turn + math.tau * i / n)) for i in range(n)]
-        return f.rect(x, y, 1.8 * r, 1.8 * r, 0.35 * r) if kind == "square" else f.polygon(pts)
+    if kind == "square":
+        return f.rect(x, y, 1.8 * r, 1.8 * r, 0.35 * r)
+    if kind == "hexagon":
+        return f.polygon([(x + r * math.cos(math.pi / 6 + math.tau * i / 6), y + r * math.sin(math.pi / 6 + math.tau * i / 6))
+                          for i in range(6)])
+    if kind == "diamond":
+        return f.polygon([(x + 1.1 * r, y), (x, y + 1.1 * r), (x - 1.1 * r, y), (x, y - 1.1 * r)])
     return f.outline([(x - r, y - r), (x + r, y - r), (x + r, y + 0.1 * r), (x, y + 1.1 * r), (x - r, y + 0.1 * r)])
 
 

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .scene import Frame, Scene, mix, shade
-from .shapes import Shape, above, below, circle, cut, intersect, polygon, rect, union
+from .scene import Frame, Scene, shade
+from .shapes import Shape, circle, cut, intersect, polygon, rect, union
 
 GREEN, LEAF, BARK = (84, 160, 84), (70, 150, 80), (120, 80, 50)
 WHITE, CLOUD_GREY = (248, 250, 253), (158, 168, 184)
