@@ -28,8 +28,11 @@ Moderation. Its own drawings are flat geometric shapes in prompt-chosen palettes
 is a body. On moderation's nudity detector they scored at most 0.43 in 7,500 pictures: 4,500 random
 prompts (subjects, colour and mood words), sizes, qualities, styles, seeds and transparency, then a
 search of 3,000 seeds around the highest, in skin-like tones (the 0.43: a transparent figure in
-brown and orange, seen over grey); the median is 0.002. tests/moderation/test_nudity.py sweeps a
-sample, finals and partials, on every run.
+brown and orange, seen over grey); the median is 0.002. After the vocabulary grew to 84 subjects and
+the fallback sign, a sweep of 3,088 more scored at most 0.31 (median 0.004): every subject alone,
+opaque and transparent, 4 seeds, prompted in skin-like colour words (peach, beige, coral...), and
+2,400 random pictures of the sweep below. tests/moderation/test_nudity.py sweeps a sample, finals
+and partials, on every run.
 `DETECTOR_CEILING` (0.5) declares that bound with a margin: while every threshold that could block
 is above it (the defaults are 0.6 and 0.8), the service does not run the detector on its
 generations. Edits and variations carry the user's pixels and are always checked.
