@@ -204,9 +204,9 @@ def _arc_points(x: float, y: float, r: float, start: float, end: float, n: int =
             for i in range(n + 1)]
 
 
-def draw_wave(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    """A curling wave: the crest over the top, the hollow under it, foam along the lip."""
-    f, blue = Frame(cx, cy, k, rng.random() < 0.5), sc.main((38, 120, 200))
+def draw_wave(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
+    """A curling wave rising from the ground line: the crest over the top, the hollow under it, foam on the lip."""
+    f, blue = Frame(cx, base - 0.18 * k, k, rng.random() < 0.5), sc.main((38, 120, 200))
     light, foam = shade(blue, 1.4), sc.tone(WHITE)
     deg = math.pi / 180
     (x0, y0), (x1, y1), (qx, qy) = (-0.32, 0.12), _arc_points(0, -0.03, 0.19, 200 * deg, 200 * deg, 1)[0], (-0.2, 0.08)
@@ -266,4 +266,4 @@ SUBJECTS = {"trees": draw_trees, "mountain": draw_mountain, "sun": draw_sun, "mo
             "rain": draw_rain, "lightning": draw_lightning, "snowflake": draw_snowflake, "snowman": draw_snowman,
             "rainbow": draw_rainbow, "flower": draw_flower, "cactus": draw_cactus, "palm": draw_palm, "wave": draw_wave,
             "leaf": draw_leaf, "mushroom": draw_mushroom, "planet": draw_planet}
-GROUNDED = {"trees", "mountain", "snowman", "flower", "cactus", "palm", "mushroom"}
+GROUNDED = {"trees", "mountain", "snowman", "flower", "cactus", "palm", "mushroom", "wave"}
