@@ -1,4 +1,4 @@
-"""Drawing primitives of the sketch engine: shapes as signed distance functions, and a canvas.
+"""The canvas of the sketch engine: where shapes (`shapes.py`) are painted.
 
 Shapes live in coordinates normalised to the image's short side (origin at the centre, v down), so a
 composition looks alike at any aspect ratio. A shape is its bounding box plus a distance function,
@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .shapes import Shape
+
 TILE = 32  # pixels; big shapes are filled tile by tile (every distance below changes at most 1 per unit)
 F32 = np.float32
 
@@ -31,80 +33,6 @@ def _bayer(n: int) -> np.ndarray:
 
 
 BAYER8 = _bayer(8)
-
-Sdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
-Shape = tuple[tuple[float, float, float, float], Sdf]  # bounding box (u0, v0, u1, v1) and distance
-
-
-# ---- shapes: signed distances in normalised units, negative inside -------------------------------
-
-
-def circle(cx: float, cy: float, r: float) -> Shape:
-    return (cx - r, cy - r, cx + r, cy + r), lambda u, v: np.sqrt((u - cx) ** 2 + (v - cy) ** 2) - r
-
-
-def rect(cx: float, cy: float, w: float, h: float, r: float = 0.0, angle: float = 0.0) -> Shape:
-    hw, hh, r = w / 2, h / 2, min(r, w / 2, h / 2)
-    cos, sin = math.cos(angle), math.sin(angle)
-
-    def sdf(u, v):
-        x, y = u - cx, v - cy
-        if angle:
-            x, y = x * cos + y * sin, y * cos - x * sin
-        qx, qy = np.abs(x) - (hw - r), np.abs(y) - (hh - r)
-        return np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2) + np.minimum(np.maximum(qx, qy), 0) - r
-
-    ext_w, ext_h = (math.hypot(hw, hh),) * 2 if angle else (hw, hh)
-    return (cx - ext_w, cy - ext_h, cx + ext_w, cy + ext_h), sdf
-
-
-def segment(ax: float, ay: float, bx: float, by: float, r: float) -> Shape:
-    dx, dy = bx - ax, by - ay
-    dd = dx * dx + dy * dy or 1e-12
-
-    def sdf(u, v):
-        pu, pv = u - ax, v - ay
-        t = np.clip((pu * dx + pv * dy) / dd, 0, 1)
-        return np.sqrt((pu - dx * t) ** 2 + (pv - dy * t) ** 2) - r
-
-    return (min(ax, bx) - r, min(ay, by) - r, max(ax, bx) + r, max(ay, by) + r), sdf
-
-
-def polygon(points: list[tuple[float, float]]) -> Shape:
-    """A convex polygon: the largest distance to any of its edge lines."""
-    mx, my = sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
-    edges = []
-    for (ax, ay), (bx, by) in zip(points, points[1:] + points[:1]):
-        nx, ny = by - ay, ax - bx
-        length = math.hypot(nx, ny) or 1e-12
-        sign = -1.0 if (mx - ax) * nx + (my - ay) * ny > 0 else 1.0
-        edges.append((ax, ay, sign * nx / length, sign * ny / length))
-
-    def sdf(u, v):
-        return np.maximum.reduce([(u - ax) * nx + (v - ay) * ny for ax, ay, nx, ny in edges])
-
-    us, vs = [p[0] for p in points], [p[1] for p in points]
-    return (min(us), min(vs), max(us), max(vs)), sdf
-
-
-def ring(shape: Shape, width: float) -> Shape:
-    (u0, v0, u1, v1), f = shape
-    return (u0 - width, v0 - width, u1 + width, v1 + width), lambda u, v: np.abs(f(u, v)) - width
-
-
-def cut(shape: Shape, hole: Shape) -> Shape:
-    return shape[0], lambda u, v: np.maximum(shape[1](u, v), -hole[1](u, v))
-
-
-def above(shape: Shape, limit: Callable[[np.ndarray], np.ndarray] | float, steep: float = 1.0) -> Shape:
-    """The part of `shape` above the line v = limit(u); `steep` bounds the line's |slope| + 1."""
-    lim = limit if callable(limit) else (lambda u: limit)
-    return shape[0], lambda u, v: np.maximum(shape[1](u, v), (v - lim(u)) / F32(steep))
-
-
-def moved(shape: Shape, du: float, dv: float) -> Shape:
-    (u0, v0, u1, v1), f = shape
-    return (u0 + du, v0 + dv, u1 + du, v1 + dv), lambda u, v: f(u - du, v - dv)
 
 
 def planes(colour) -> np.ndarray:

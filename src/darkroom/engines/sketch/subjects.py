@@ -1,215 +1,85 @@
-"""The subjects of the sketch engine: checklist cards, phones, laptops, figures, cards and trees.
+"""The subjects of the sketch engine: the registry of drawings, and how a plan's subjects are laid out.
 
-Each `draw_*` function paints one subject centred near (cx, cy) at scale k through `Scene.canvas`,
-which only needs `fill` and `s`: `render` hands it a `Recorder`, so the subjects are planned first
-and then replayed onto the real canvas (which lets it snapshot them half drawn for partial images).
+The drawings live by kind: `work.py` (checklist, phone, laptop, cards, figure), `animals.py`,
+`food.py`, `places.py` (buildings), `vehicles.py`, `nature.py`, `objects.py`, `icons.py`, and
+`lettering.py` (the fallback sign). Which words name which subject is `words.py`.
+
+Each drawing paints one subject at scale k through `Scene.canvas`, which only needs `fill` and
+`s`: `render` hands it a `Recorder`, so the subjects are planned first and then replayed onto the
+real canvas (which lets it snapshot them half drawn for partial images). Grounded subjects stand on
+the near hill; the others float above it. One subject is drawn near the middle, two or three side
+by side, smaller; "X on Y" (a seat) puts X on Y's seat.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
-from .canvas import (
-    F32,
-    Canvas,
-    Recorder,
-    Shape,
-    above,
-    circle,
-    cut,
-    moved,
-    polygon,
-    rect,
-    ring,
-    segment,
-)
-from .palette import Palette
+from . import animals, food, icons, nature, objects, places, vehicles, work
+from .lettering import draw_sign
+from .palette import COLOUR_WORDS, hsl
+from .scene import Scene
+from .shapes import circle, segment
+from .words import SUBJECT_WORDS, Pick, Plan
 
-# Keywords that pick subjects; the first two found are drawn.
-SUBJECT_WORDS = {
-    "checklist": {"check", "checklist", "todo", "todos", "task", "tasks", "list", "productivity", "planner"},
-    "phone": {"phone", "app", "mobile", "smartphone", "ios", "android"},
-    "laptop": {"laptop", "computer", "desktop", "dashboard", "website", "web", "saas", "analytics"},
-    "figure": {"person", "people", "man", "woman", "girl", "boy", "team", "user", "character", "hiker"},
-    "trees": {"tree", "trees", "forest", "woods", "park", "garden", "nature", "pine"},
-}
-FREE_SUBJECTS = ("figure", "cards", "trees", "cards")  # when the prompt names none (cards twice as likely)
+Draw = Callable[[Scene, np.random.Generator, float, float, float], None]
+MODULES = (work, animals, food, places, vehicles, nature, objects, icons)
+SUBJECTS: dict[str, Draw] = {name: draw for m in MODULES for name, draw in m.SUBJECTS.items()}
+GROUNDED: frozenset[str] = frozenset(name for m in MODULES for name in m.GROUNDED)
+SEAT_HEIGHT = {"sofa": 0.15, "chair": 0.2, "table": 0.245}  # at k = 1, where a rider sits
+RIDER_SCALE = 0.6
+FLOAT_HALF = 0.18  # about half the height of a floating subject at k = 1
+WIDE = frozenset({"laptop", "bridge", "bus", "sofa", "table", "wave", "book", "skyline", "car", "mountain"})  # kept nearer the middle
+
+missing = set(SUBJECT_WORDS) ^ set(SUBJECTS)
+assert not missing, f"subjects without words or drawings: {sorted(missing)}"
+
+__all__ = ["SUBJECTS", "SUBJECT_WORDS", "GROUNDED", "draw_subjects", "draw_pick"]
 
 
-@dataclass
-class Scene:
-    canvas: Canvas | Recorder
-    pal: Palette
-    q: int  # detail: 0 low, 1 medium, 2 high
-    night: bool
-
-    def shadow(self, shape: Shape, k: float, opacity: float = 0.22) -> None:
-        if self.q:
-            soft = max(1.0, 0.012 * self.canvas.s)
-            hidden = (soft + 1) / self.canvas.s  # the part under the (opaque) shape itself is skipped
-            cast = cut(moved(shape, 0.012 * k, 0.02 * k), (shape[0], lambda u, v: shape[1](u, v) + F32(hidden)))
-            self.canvas.fill(cast, self.pal.shadow, opacity, soft)
+def draw_pick(sc: Scene, rng: np.random.Generator, pick: Pick, u: float, v: float, k: float) -> None:
+    """One subject; a colour named for it is its own colour and the palette's accent meanwhile."""
+    pal, own = sc.pal, sc.own
+    if pick.colour:
+        sc.own = hsl(*COLOUR_WORDS[pick.colour])
+        sc.pal = replace(pal, accent=sc.own)
+    try:
+        SUBJECTS[pick.name](sc, rng, u, v, k)
+    finally:
+        sc.pal, sc.own = pal, own
 
 
-# ---- subjects -------------------------------------------------------------------------------------
-
-
-def check_mark(sc: Scene, x: float, y: float, s: float, colour) -> None:
-    sc.canvas.fill(segment(x - 0.5 * s, y, x - 0.12 * s, y + 0.38 * s, 0.13 * s), colour)
-    sc.canvas.fill(segment(x - 0.12 * s, y + 0.38 * s, x + 0.52 * s, y - 0.4 * s, 0.13 * s), colour)
-
-
-def draw_checklist(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    w, h, rows = 0.4 * k, 0.46 * k, int(rng.integers(3, 5))
-    done, lengths = rng.random(rows) < 0.6, rng.uniform(0.45, 0.95, rows)
-    card = rect(cx, cy, w, h, 0.035 * k)
-    sc.shadow(card, k)
-    c.fill(card, pal.card)
-    c.fill(rect(cx, cy - h / 2 + 0.065 * k, w - 0.08 * k, 0.045 * k, 0.0225 * k), pal.accent)
-    if sc.q == 2:
-        c.fill(circle(cx + w / 2 - 0.075 * k, cy - h / 2 + 0.065 * k, 0.013 * k), pal.card)
-    gap = (h - 0.17 * k) / rows
-    for i in range(rows):
-        y, bx, b = cy - h / 2 + 0.13 * k + gap * (i + 0.5), cx - w / 2 + 0.075 * k, 0.055 * k
-        box = rect(bx, y, b, b, 0.013 * k)
-        if done[i] or i == 0:
-            c.fill(box, pal.accent2)
-            check_mark(sc, bx, y, b * 0.5, pal.card)
-        else:
-            c.fill(ring(box, 0.004 * k), pal.ink, 0.35)
-        x0, length = bx + 0.06 * k, lengths[i] * (w - 0.2 * k)
-        c.fill(rect(x0 + length / 2, y - (0.008 * k if sc.q == 2 else 0), length, 0.018 * k, 0.009 * k), pal.line)
-        if sc.q == 2:
-            c.fill(rect(x0 + length * 0.3, y + 0.016 * k, length * 0.6, 0.009 * k, 0.0045 * k), pal.line, 0.7)
-
-
-def draw_phone(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    w, h, lengths = 0.25 * k, 0.5 * k, rng.uniform(0.35, 0.9, 3)
-    body = rect(cx, cy, w, h, 0.04 * k)
-    sc.shadow(body, k)
-    c.fill(body, pal.ink)
-    c.fill(rect(cx, cy, w - 0.024 * k, h - 0.024 * k, 0.03 * k), pal.card)
-    c.fill(rect(cx, cy - h / 2 + 0.03 * k, 0.07 * k, 0.016 * k, 0.008 * k), pal.ink)
-    header = rect(cx, cy - h / 2 + 0.1 * k, w - 0.06 * k, 0.075 * k, 0.015 * k)
-    c.fill(header, pal.accent)
-    if sc.q == 2:
-        c.fill(above(circle(cx + w * 0.25, cy - h / 2 + 0.1 * k, 0.05 * k), cy - h / 2 + 0.137 * k), pal.card, 0.25)
-    for i in range(3):
-        y = cy - h / 2 + 0.19 * k + i * 0.075 * k
-        c.fill(circle(cx - w / 2 + 0.055 * k, y, 0.02 * k), (pal.accent2, pal.accent3)[i % 2])
-        length = lengths[i] * (w - 0.12 * k)
-        c.fill(rect(cx - w / 2 + 0.09 * k + length / 2, y, length, 0.016 * k, 0.008 * k), pal.line)
-    c.fill(rect(cx, cy + h / 2 - 0.06 * k, w - 0.1 * k, 0.04 * k, 0.02 * k), pal.accent)
-
-
-def draw_laptop(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    sw, sh, sy, bars = 0.58 * k, 0.36 * k, cy - 0.03 * k, rng.uniform(0.25, 1.0, 6)
-    lid = rect(cx, sy, sw, sh, 0.025 * k)
-    y1 = sy + sh / 2
-    base = polygon([(cx - sw / 2 - 0.04 * k, y1), (cx + sw / 2 + 0.04 * k, y1),
-                    (cx + sw / 2 + 0.08 * k, y1 + 0.035 * k), (cx - sw / 2 - 0.08 * k, y1 + 0.035 * k)])
-    sc.shadow(lid, k)
-    sc.shadow(base, k)
-    c.fill(lid, pal.ink)
-    c.fill(base, pal.line)
-    c.fill(rect(cx, y1 + 0.004 * k, 0.1 * k, 0.008 * k, 0.004 * k), pal.ink, 0.35)
-    c.fill(rect(cx, sy, sw - 0.03 * k, sh - 0.03 * k, 0.012 * k), pal.card)
-    c.fill(rect(cx - sw * 0.18, sy - sh / 2 + 0.05 * k, sw * 0.45, 0.022 * k, 0.011 * k), pal.line)
-    for i, b in enumerate(bars):  # a bar chart
-        x, bh = cx - sw / 2 + 0.06 * k + i * 0.045 * k, b * 0.2 * k
-        c.fill(rect(x, y1 - 0.04 * k - bh / 2, 0.03 * k, bh, 0.008 * k), (pal.accent, pal.accent2)[i % 2])
-    donut = circle(cx + sw * 0.3, sy + 0.02 * k, 0.055 * k)
-    c.fill(ring(donut, 0.014 * k), pal.accent3)
-    if sc.q == 2:
-        c.fill(above(ring(donut, 0.014 * k), sy + 0.02 * k), pal.accent)
-
-
-def draw_figure(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    stride, wave = rng.uniform(0.01, 0.04) * k, rng.uniform(-0.6, 0.6)
-    hip, shoulder = base - 0.14 * k, base - 0.29 * k
-    c.fill(segment(cx - 0.07 * k, base, cx + 0.07 * k, base, 0.01 * k), pal.shadow, 0.2 if sc.q else 0)
-    for side in (-1, 1):
-        c.fill(segment(cx + side * 0.02 * k, hip, cx + side * (0.02 * k + stride), base - 0.015 * k, 0.02 * k), pal.ink)
-    hand = (cx + 0.11 * k + 0.04 * k * math.sin(wave), shoulder - 0.09 * k * math.cos(wave))
-    c.fill(segment(cx + 0.04 * k, shoulder + 0.02 * k, *hand, 0.018 * k), pal.accent)
-    c.fill(segment(cx - 0.04 * k, shoulder + 0.02 * k, cx - 0.075 * k, hip, 0.018 * k), pal.accent)
-    body = rect(cx, (hip + shoulder) / 2 + 0.005 * k, 0.11 * k, hip - shoulder + 0.03 * k, 0.045 * k)
-    sc.shadow(body, k, 0.15)
-    c.fill(body, pal.accent)
-    c.fill(circle(*hand, 0.02 * k), pal.skin)
-    c.fill(circle(cx - 0.075 * k, hip, 0.02 * k), pal.skin)
-    hy = shoulder - 0.06 * k
-    c.fill(circle(cx, hy, 0.045 * k), pal.skin)
-    c.fill(above(circle(cx, hy - 0.008 * k, 0.049 * k), hy - 0.012 * k), pal.ink)
-    if sc.q == 2:
-        c.fill(rect(cx, (hip + shoulder) / 2 - 0.01 * k, 0.012 * k, 0.09 * k, 0.006 * k), pal.card, 0.5)
-
-
-def draw_cards(sc: Scene, rng: np.random.Generator, cx: float, cy: float, k: float) -> None:
-    c, pal = sc.canvas, sc.pal
-    angles, offsets = rng.uniform(-0.3, 0.3, 3), rng.uniform(-0.09, 0.09, (3, 2)) * k
-    c.fill(circle(cx + offsets[0, 0] * 2, cy - 0.12 * k, 0.15 * k), pal.accent3)
-    for i, colour in enumerate((pal.accent2, pal.accent, pal.card)):
-        card = rect(cx + offsets[i, 0], cy + offsets[i, 1], 0.34 * k, 0.24 * k, 0.03 * k, angles[i] * (2 - i) / 2)
-        sc.shadow(card, k)
-        c.fill(card, colour)
-    u, v = cx + offsets[2, 0], cy + offsets[2, 1]
-    c.fill(circle(u - 0.1 * k, v - 0.04 * k, 0.035 * k), pal.accent)
-    c.fill(rect(u + 0.03 * k, v - 0.045 * k, 0.14 * k, 0.02 * k, 0.01 * k), pal.line)
-    c.fill(rect(u, v + 0.04 * k, 0.24 * k, 0.018 * k, 0.009 * k), pal.line)
-    c.fill(ring(circle(cx - 0.2 * k, cy + 0.14 * k, 0.03 * k), 0.008 * k), pal.accent2)
-
-
-def tree(sc: Scene, x: float, base: float, h: float, pine: bool, colour) -> None:
-    c = sc.canvas
-    c.fill(rect(x, base - h * 0.25, 0.08 * h, h * 0.5), sc.pal.ink)
-    if pine:
-        for j in range(3):
-            y, w = base - h + h * 0.22 * j, h * (0.16 + 0.05 * j)
-            c.fill(polygon([(x, y), (x + w, y + h * 0.32), (x - w, y + h * 0.32)]), colour)
-        return
-    crown = circle(x, base - h * 0.7, h * 0.3)
-    c.fill(crown, colour)
-    if sc.q == 2:
-        c.fill(cut(crown, circle(x + h * 0.08, base - h * 0.63, h * 0.3)), sc.pal.accent3, 0.3)
-
-
-def draw_trees(sc: Scene, rng: np.random.Generator, cx: float, base: float, k: float) -> None:
-    specs = rng.uniform([-0.2, 0.24, 0], [0.2, 0.42, 1], (3, 3))
-    for du, h, kind in sorted(specs.tolist(), key=lambda s: -s[1]):
-        if sc.q:
-            ground = segment(cx + (du - 0.05) * k, base, cx + (du + 0.05) * k, base, 0.008 * k)
-            sc.canvas.fill(ground, sc.pal.shadow, 0.2)
-        tree(sc, cx + du * k, base, h * k, kind < 0.5, sc.pal.foliage)
-
-
-
-SUBJECTS = {"checklist": draw_checklist, "phone": draw_phone, "laptop": draw_laptop,
-            "figure": draw_figure, "cards": draw_cards, "trees": draw_trees}
-STANDING = {"figure", "trees"}
+def places_for(n: int, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """(u, scale) of n subjects side by side, the first in front near the middle."""
+    side = float(rng.choice([-1.0, 1.0]))
+    if n == 1:
+        return [(side * rng.uniform(0.0, 0.14), rng.uniform(0.92, 1.08))]
+    if n == 2:
+        return [(side * rng.uniform(0.17, 0.22), 0.82), (-side * rng.uniform(0.22, 0.27), 0.72)]
+    return [(side * rng.uniform(0.0, 0.04), 0.66), (-side * rng.uniform(0.3, 0.34), 0.6), (side * rng.uniform(0.3, 0.34), 0.6)]
 
 
 def draw_subjects(sc: Scene, rng: np.random.Generator, extra: np.random.Generator,
-                  ground: Callable[[np.ndarray], np.ndarray], words) -> None:
-    """One or two subjects (named by the prompt, else one picked by `rng`); standing ones on `ground`."""
-    named = [name for name, keys in SUBJECT_WORDS.items() if keys.intersection(words)][:2]
-    chosen = named or [FREE_SUBJECTS[int(rng.integers(len(FREE_SUBJECTS)))]]
-    side = float(rng.choice([-1.0, 1.0]))
-    places = [(side * rng.uniform(0.0, 0.14), rng.uniform(0.92, 1.08))]
-    if len(chosen) > 1:
-        places = [(side * rng.uniform(0.1, 0.17), 1.0), (-side * rng.uniform(0.22, 0.28), 0.8)]
-    lift = rng.uniform(-0.08, 0.0, 2)
-    for name, (u, k), dv in reversed(list(zip(chosen, places, lift))):
-        v = float(ground(np.float32(u))) + 0.03 if name in STANDING else -0.04 + dv
-        SUBJECTS[name](sc, rng, float(u), v, float(k))
+                  ground: Callable[[np.ndarray], np.ndarray], plan: Plan, key: int) -> None:
+    """The plan's subjects (or the fallback sign), standing ones on `ground`; then a little confetti."""
+    standing = [p for p in plan.subjects if p.on is None]
+    if not standing:
+        u = float(rng.uniform(-0.06, 0.06))
+        draw_sign(sc, rng, u, float(ground(np.float32(u))) + 0.03, 1.0, plan.lettering, key)
+    places = places_for(max(len(standing), 1), rng)
+    lift = rng.uniform(-0.08, 0.0, max(len(standing), 2))
+    riders = {p.on: p for p in plan.subjects if p.on is not None}
+    for pick, (u, k), dv in reversed(list(zip(standing, places, lift))):
+        u, k = float(u) * (0.5 if pick.name in WIDE and len(standing) == 1 else 1.0), float(k)
+        base = float(ground(np.float32(u))) + 0.03
+        draw_pick(sc, rng, pick, u, base if pick.name in GROUNDED else -0.04 + float(dv), k)
+        rider = riders.get(pick.name)
+        if rider is not None:
+            seat, rk = base - SEAT_HEIGHT[pick.name] * k, k * RIDER_SCALE
+            draw_pick(sc, rng, rider, u, seat if rider.name in GROUNDED else seat - FLOAT_HALF * rk, rk)
     spots = extra.uniform([-0.45, -0.42, 0], [0.45, 0.2, 1], (8, 3))
     for u, v, kind in spots[: (0, 4, 8)[sc.q]]:  # confetti: pluses and dots around the subject
         colour = (sc.pal.accent, sc.pal.accent2, sc.pal.accent3)[int(kind * 3)]
@@ -218,4 +88,3 @@ def draw_subjects(sc: Scene, rng: np.random.Generator, extra: np.random.Generato
             sc.canvas.fill(segment(u, v - 0.012, u, v + 0.012, 0.004), colour)
         else:
             sc.canvas.fill(circle(u, v, 0.008), colour)
-
