@@ -28,7 +28,7 @@ PAGE = "index.html"
 # The page's own scripts, styles and fetches come from this origin only.
 # Images may come from elsewhere: a `url` response can point at another host (public_base_url, S3).
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src * data: blob:; "
-       "connect-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+       "connect-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 @dataclass(frozen=True, slots=True)

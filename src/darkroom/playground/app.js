@@ -11,7 +11,7 @@ import { snippet } from "./snippets.js";
 const $ = (id) => document.getElementById(id);
 const PREFS = "darkroom.playground.prefs";
 const state = { models: [], model: null, mode: "generate", running: null, galleryView: "local", galleryUrls: [],
-                codeLang: "curl" };
+                resultUrls: [], codeLang: "curl" };
 const painter = new MaskPainter($("source-canvas"), $("mask-canvas"), $("brush"));
 
 // ---- models and modes --------------------------------------------------------------------------
@@ -187,6 +187,8 @@ function resultsView(n, partials) {
     figure.append(frame, caption);
     return { figure, frame, caption };
   });
+  for (const url of state.resultUrls) URL.revokeObjectURL(url);
+  state.resultUrls = [];
   $("results").replaceChildren(...cards.map((card) => card.figure));
   return {
     partial(index, data) {
@@ -207,6 +209,7 @@ function resultsView(n, partials) {
       img.dataset.testid = "result";
       img.alt = record.prompt || "Variation";
       img.src = record.blob ? URL.createObjectURL(record.blob) : record.url;
+      if (record.blob) state.resultUrls.push(img.src);
       card.frame.replaceChildren(img);
       card.figure.classList.remove("pending");
       card.caption.replaceChildren(...describe(record, extra), actions(record, img.src));
@@ -337,23 +340,33 @@ const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 
 // ---- the gallery --------------------------------------------------------------------------------
 
+// Draws may overlap (a result saved while the last one is drawn): only the newest one is shown, and the
+// object URLs of the thumbnails it replaces are revoked once they are off the page.
+let drawing = 0;
+
 async function drawGallery() {
-  for (const url of state.galleryUrls) URL.revokeObjectURL(url);
-  state.galleryUrls = [];
+  const ticket = ++drawing;
   const note = $("gallery-note");
   $("gallery-clear").hidden = state.galleryView !== "local";
   try {
+    let entries = [];
+    let text;
     if (state.galleryView === "local") {
-      const entries = await gallery.list();
-      note.textContent = entries.length ? `${entries.length} results kept in this browser.` : "Nothing yet: results appear here and stay after a reload.";
-      state.galleryUrls = gallery.render($("gallery"), entries, entryButtons);
+      entries = await gallery.list();
+      text = entries.length ? `${entries.length} results kept in this browser.`
+        : "Nothing yet: results appear here and stay after a reload.";
     } else {
       const found = await gallery.kept();
-      note.textContent = found.kept ? `${found.entries.length} images kept on the server for this key.` : found.message;
-      gallery.render($("gallery"), found.kept ? found.entries : [], entryButtons);
+      entries = found.kept ? found.entries : [];
+      text = found.kept ? `${entries.length} images kept on the server for this key.` : found.message;
     }
+    if (ticket !== drawing) return;
+    note.textContent = text;
+    const old = state.galleryUrls;
+    state.galleryUrls = gallery.render($("gallery"), entries, entryButtons);
+    for (const url of old) URL.revokeObjectURL(url);
   } catch (error) {
-    note.textContent = `The gallery could not be read: ${error.message}`;
+    if (ticket === drawing) note.textContent = `The gallery could not be read: ${error.message}`;
   }
 }
 
