@@ -96,7 +96,7 @@ async function run() {
   state.running = controller;
   setBusy(true);
   const started = performance.now();
-  const view = resultsView(fields.n || 1, fields.partial_images || 0);
+  const view = resultsView(fields.n || 1, fields.partial_images || 0, fields.size);
   status(`Running on ${model.id}…`);
   try {
     const response = mode === "generate"
@@ -108,7 +108,7 @@ async function run() {
     else await readJson(response, meta, view);
     status(`Done in ${seconds(performance.now() - started)} · request ${meta.requestId}`);
   } catch (error) {
-    view.abandon();
+    view.abandon(error.name === "AbortError" ? "Cancelled before it was finished." : "Not finished.");
     if (error.name === "AbortError") status("Cancelled: the server stopped the work.");
     else { status(""); showError(error); }
   } finally {
@@ -175,13 +175,15 @@ function setBusy(busy) {
 
 // ---- results ------------------------------------------------------------------------------------
 
-function resultsView(n, partials) {
+function resultsView(n, partials, size) {
+  const [width, height] = /^\d+x\d+$/.test(size || "") ? size.split("x").map(Number) : [1, 1];
   const cards = Array.from({ length: n }, (_, index) => {
     const figure = document.createElement("figure");
     figure.className = "card pending";
     figure.dataset.index = index;
     const frame = document.createElement("div");
     frame.className = "frame";
+    frame.style.aspectRatio = `${width} / ${height}`;
     const caption = document.createElement("figcaption");
     caption.textContent = partials ? "Waiting for the first partial…" : "Working…";
     figure.append(frame, caption);
@@ -214,11 +216,15 @@ function resultsView(n, partials) {
       card.figure.classList.remove("pending");
       card.caption.replaceChildren(...describe(record, extra), actions(record, img.src));
     },
-    abandon() {
+    // The request ended early (cancelled, or an error): cards with nothing to show go; a card that
+    // got partials keeps the last one, marked unfinished.
+    abandon(why) {
       for (const card of cards) {
-        if (card.figure.classList.contains("pending")) {
+        if (!card.figure.classList.contains("pending")) continue;
+        if (!card.frame.querySelector("img")) card.figure.remove();
+        else {
           card.figure.classList.add("abandoned");
-          card.caption.textContent = "Not finished.";
+          card.caption.textContent = why;
         }
       }
     },
@@ -353,7 +359,7 @@ async function drawGallery() {
     let text;
     if (state.galleryView === "local") {
       entries = await gallery.list();
-      text = entries.length ? `${entries.length} results kept in this browser.`
+      text = entries.length ? `${entries.length} result${entries.length === 1 ? "" : "s"} kept in this browser.`
         : "Nothing yet: results appear here and stay after a reload.";
     } else {
       const found = await gallery.kept();
