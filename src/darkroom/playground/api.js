@@ -65,6 +65,7 @@ export async function* events(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
+  let scanned = 0; // where the search for the next line end resumes: an image event is megabytes long
   let name = null;
   let data = [];
   try {
@@ -72,10 +73,11 @@ export async function* events(response) {
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
+      let start = 0;
       let end;
-      while ((end = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, end).replace(/\r$/, "");
-        buffer = buffer.slice(end + 1);
+      while ((end = buffer.indexOf("\n", Math.max(start, scanned))) >= 0) {
+        const line = buffer.slice(start, end).replace(/\r$/, "");
+        start = end + 1;
         if (line === "") {
           if (data.length) yield { event: name, data: JSON.parse(data.join("\n")) };
           name = null;
@@ -88,6 +90,8 @@ export async function* events(response) {
           else if (field === "data") data.push(text);
         }
       }
+      buffer = buffer.slice(start);
+      scanned = buffer.length;
     }
   } finally {
     reader.releaseLock();

@@ -20,9 +20,10 @@ async function loadModels() {
   clearError();
   $("server").textContent = "Connecting…";
   try {
+    const healthy = fetch("/health").then((r) => r.json()).catch(() => null); // open: only the version
     const body = await (await call("/models")).json();
     state.models = body.data.filter((model) => model.capabilities);
-    const health = await fetch("/health").then((r) => r.json()).catch(() => null);
+    const health = await healthy;
     $("server").textContent = `${health ? `Darkroom ${health.version} · ` : ""}${state.models.length} models`;
     fillModels();
     await drawGallery();
