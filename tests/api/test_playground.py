@@ -69,6 +69,6 @@ def test_the_page_refers_only_to_its_own_files():
         if name.endswith(".js"):
             named += re.findall(r'from "\./([^"]+)"', asset.body.decode())
     assert set(named) >= {"app.js", "style.css", "icon.svg", "api.js", "form.js", "gallery.js", "mask.js",
-                          "snippets.js"}
+                          "snippets.js", "results.js"}
     assert set(named) <= set(assets)
     assert sum(len(asset.body) for asset in assets.values()) < 150_000  # a budget: it is read on every visit

@@ -6,12 +6,13 @@ import { ApiError, apiKey, b64ToBlob, baseUrl, call, events, MIME, served, setAp
 import { applyModel, readRequest, refreshDependent, rulesFor } from "./form.js";
 import * as gallery from "./gallery.js";
 import { MaskPainter } from "./mask.js";
+import { resultsView, seconds } from "./results.js";
 import { snippet } from "./snippets.js";
 
 const $ = (id) => document.getElementById(id);
 const PREFS = "darkroom.playground.prefs";
 const state = { models: [], model: null, mode: "generate", running: null, galleryView: "local", galleryUrls: [],
-                resultUrls: [], codeLang: "curl" };
+                codeLang: "curl" };
 const painter = new MaskPainter($("source-canvas"), $("mask-canvas"), $("brush"));
 
 // ---- models and modes --------------------------------------------------------------------------
@@ -97,7 +98,7 @@ async function run() {
   state.running = controller;
   setBusy(true);
   const started = performance.now();
-  const view = resultsView(fields.n || 1, fields.partial_images || 0, fields.size);
+  const view = resultsView($("results"), fields.n || 1, fields.partial_images || 0, fields.size, entryButtons);
   status(`Running on ${model.id}…`);
   try {
     const response = mode === "generate"
@@ -174,88 +175,7 @@ function setBusy(busy) {
   document.body.classList.toggle("busy", busy);
 }
 
-// ---- results ------------------------------------------------------------------------------------
-
-function resultsView(n, partials, size) {
-  const [width, height] = /^\d+x\d+$/.test(size || "") ? size.split("x").map(Number) : [1, 1];
-  const cards = Array.from({ length: n }, (_, index) => {
-    const figure = document.createElement("figure");
-    figure.className = "card pending";
-    figure.dataset.index = index;
-    const frame = document.createElement("div");
-    frame.className = "frame";
-    frame.style.aspectRatio = `${width} / ${height}`;
-    const caption = document.createElement("figcaption");
-    caption.textContent = partials ? "Waiting for the first partial…" : "Working…";
-    figure.append(frame, caption);
-    return { figure, frame, caption };
-  });
-  for (const url of state.resultUrls) URL.revokeObjectURL(url);
-  state.resultUrls = [];
-  $("results").replaceChildren(...cards.map((card) => card.figure));
-  return {
-    partial(index, data) {
-      const card = cards[index];
-      let img = card.frame.querySelector('img[data-testid="partial"]');
-      if (!img) {
-        img = document.createElement("img");
-        img.dataset.testid = "partial";
-        card.frame.replaceChildren(img);
-      }
-      img.alt = `Partial image ${data.partial_image_index + 1} of ${partials}`;
-      img.src = `data:${MIME[data.output_format]};base64,${data.b64_json}`;
-      card.caption.textContent = `Partial ${data.partial_image_index + 1} of ${partials}…`;
-    },
-    final(index, record, extra) {
-      const card = cards[index];
-      const img = document.createElement("img");
-      img.dataset.testid = "result";
-      img.alt = record.prompt || "Variation";
-      img.src = record.blob ? URL.createObjectURL(record.blob) : record.url;
-      if (record.blob) state.resultUrls.push(img.src);
-      card.frame.replaceChildren(img);
-      card.figure.classList.remove("pending");
-      card.caption.replaceChildren(...describe(record, extra), actions(record, img.src));
-    },
-    // The request ended early (cancelled, or an error): cards with nothing to show go; a card that
-    // got partials keeps the last one, marked unfinished.
-    abandon(why) {
-      for (const card of cards) {
-        if (!card.figure.classList.contains("pending")) continue;
-        if (!card.frame.querySelector("img")) card.figure.remove();
-        else {
-          card.figure.classList.add("abandoned");
-          card.caption.textContent = why;
-        }
-      }
-    },
-  };
-}
-
-function describe(record, { requestUsage, revised }) {
-  const lines = [];
-  const line = (text, testid) => {
-    const span = document.createElement("span");
-    span.textContent = text;
-    if (testid) span.dataset.testid = testid;
-    lines.push(span);
-  };
-  line(`seed ${record.seed ?? "?"} · ${record.servedBy || record.model}${record.servedBy && record.servedBy !== record.model ? ` (via ${record.model})` : ""}`, "meta");
-  line([record.size, record.quality, record.format].filter(Boolean).join(" · ") + ` · ${seconds(record.ms)}`);
-  const usage = record.usage || requestUsage;
-  if (usage) {
-    line(`${usage.total_tokens.toLocaleString("en")} tokens (in ${usage.input_tokens}, out ${usage.output_tokens})${record.usage ? "" : " for the request"}`, "usage");
-  }
-  if (revised) line(`revised prompt: ${revised}`);
-  return lines;
-}
-
-function actions(entry, src) {
-  const span = document.createElement("span");
-  span.className = "card-actions";
-  span.append(...entryButtons(entry, src));
-  return span;
-}
+// ---- entries: what a result or a history entry offers ----------------------------------------------
 
 function entryButtons(entry, src) {
   const download = document.createElement("a");
@@ -343,7 +263,6 @@ function status(text) {
   $("status").textContent = text;
 }
 
-const seconds = (ms) => `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 
 // ---- the gallery --------------------------------------------------------------------------------
 
