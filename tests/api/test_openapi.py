@@ -149,7 +149,7 @@ def test_extensions_and_darkroom_routes_are_marked():
             .get("x-darkroom")}
     assert ours == {"/v1/usage/images", "/v1/images/stored", "/v1/images/stored/{image_id}",
                     "/v1/images/stored/{image_id}/content", "/v1/images/files/{name}", "/health", "/metrics",
-                    "/openapi.json", "/docs"}
+                    "/openapi.json", "/docs", "/", "/playground", "/playground/{name}"}
     assert set(schemas["Error"]["required"]) == {"message", "type", "param", "code"}
 
 

@@ -25,8 +25,9 @@ from .cors import install_cors
 from .errors import install_error_handlers
 from .metrics import install_metrics
 from .middleware import RequestContextMiddleware
-from .prompt_log import PromptLog
 from .openapi import install_openapi
+from .playground import install_playground
+from .prompt_log import PromptLog
 
 log = logging.getLogger("darkroom")
 SWEEP_INTERVAL_SECONDS = 300
@@ -91,6 +92,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> FastAPI:
     install_error_handlers(app)
     install_metrics(app)
     install_openapi(app)
+    install_playground(app)  # the web page at / and /playground: open, its calls carry the visitor's key
     app.include_router(health.router)
     app.include_router(images.links)
     app.include_router(images.router, dependencies=[Depends(auth)])

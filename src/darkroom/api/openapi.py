@@ -10,7 +10,8 @@ envelope and the shapes of Darkroom's own routes are written out in `openapi_sch
 Darkroom's additions are marked `x-darkroom: true`: extension fields (`seed`, `steps`,
 `guidance_scale`, `negative_prompt`, `scheduler`, the events' `image_index`) and routes OpenAI does
 not have (`/health`, `/metrics`, `/v1/usage/images`, kept images, signed image links, this document
-and `/docs`). Every response carries `x-request-id`. `tests/api/test_openapi.py` holds the document
+and `/docs`, the playground page and its files). Every response carries `x-request-id`. Model
+objects carry `capabilities` (`ModelCapabilities`). `tests/api/test_openapi.py` holds the document
 to live responses; `tests/fuzz/test_schemathesis.py` fuzzes every operation in it.
 """
 
@@ -179,7 +180,31 @@ def _paths() -> dict[str, Any]:
         "/docs": {"get": _operation(
             "getDocs", "This document as a readable page (self-contained: nothing is fetched from elsewhere).",
             (), darkroom=True, keyed=False, ok={"text/html": {"schema": {"type": "string"}}})},
+        "/": {"get": _page_operation("getPlayground")},
+        "/playground": {"get": _page_operation("getPlaygroundPage")},
+        "/playground/{name}": {"get": _playground_asset_operation()},
     }
+
+
+def _page_operation(operation_id: str) -> dict[str, Any]:
+    """The playground page (`api/playground.py`): static, open; its calls to /v1 carry the visitor's key."""
+    operation = _operation(operation_id, "The web playground (static HTML; works offline). No API key: the page "
+                           "holds no secret, its calls to /v1 carry the key typed into it.", (), darkroom=True,
+                           keyed=False, ok={"text/html": {"schema": {"type": "string"}}})
+    operation["responses"]["304"] = {"description": "Not modified (`If-None-Match` matched the ETag).",
+                                     "headers": _request_id()}
+    return operation
+
+
+def _playground_asset_operation() -> dict[str, Any]:
+    text = {"schema": {"type": "string"}}
+    operation = _operation("getPlaygroundAsset", "One of the playground's static files (script, stylesheet, icon).",
+                           ("404",), darkroom=True, keyed=False,
+                           ok={"text/javascript": text, "text/css": text, "image/svg+xml": text},
+                           parameters=[_path_param("name", "The file's name, e.g. `app.js`.")])
+    operation["responses"]["304"] = {"description": "Not modified (`If-None-Match` matched the ETag).",
+                                     "headers": _request_id()}
+    return operation
 
 
 def _operation(operation_id: str, summary: str, errors: tuple[str, ...], *, ok: dict[str, Any],

@@ -55,6 +55,42 @@ def stream_schemas() -> dict[str, Any]:
     return schemas
 
 
+def capabilities_schema() -> dict[str, Any]:
+    """`capabilities` of a model object (`darkroom/capabilities.py`): what a request to it may carry."""
+    integer, strings = {"type": "integer"}, {"type": "array", "items": {"type": "string"}}
+    bound = {"type": ["integer", "null"]}
+    span = {"type": "object", "required": ["min", "max"], "properties": {"min": integer, "max": integer}}
+    custom = {"type": ["object", "null"], "required": ["multiple", "min_pixels", "max_pixels", "max_edge", "max_ratio"],
+              "description": "Any other WIDTHxHEIGHT: multiples of `multiple`, `min_pixels`..`max_pixels` pixels, "
+                             "edges up to `max_edge`, long/short side up to `max_ratio` (null: no such bound).",
+              "properties": {"multiple": integer, "min_pixels": integer, "max_pixels": integer, "max_edge": bound,
+                             "max_ratio": bound}}
+    edits = {"type": ["object", "null"], "description": "null: this model makes no edits.",
+             "required": ["max_images", "image_formats", "square_only", "mask", "input_fidelity", "backgrounds"],
+             "properties": {"max_images": integer, "image_formats": strings, "square_only": {"type": "boolean"},
+                            "mask": {"type": "boolean"}, "input_fidelity": strings, "backgrounds": strings}}
+    variations = {"type": ["object", "null"], "description": "null: this model makes no variations.",
+                  "required": ["sizes", "custom_sizes", "n", "response_formats"],
+                  "properties": {"sizes": strings, "custom_sizes": custom, "n": span, "response_formats": strings}}
+    extensions = {"type": "object", "required": ["seed"],
+                  "description": "The Darkroom extension fields this model's engine honours (any other is refused).",
+                  "properties": {"seed": span, "steps": span,
+                                 "guidance_scale": {"type": "object", "properties": {"min": {"type": "number"},
+                                                                                      "max": {"type": "number"}}},
+                                 "negative_prompt": {"type": "object", "properties": {"max_length": integer}},
+                                 "scheduler": {"type": "object", "properties": {"values": strings}}}}
+    fields = {"prompt_max_length": integer, "sizes": strings, "custom_sizes": custom, "qualities": strings, "n": span,
+              "response_formats": strings, "styles": strings, "output_formats": strings,
+              "output_compression": {"type": ["object", "null"], "required": ["formats", "min", "max"],
+                                     "properties": {"formats": strings, "min": integer, "max": integer}},
+              "backgrounds": strings, "transparent_formats": strings, "moderation": strings,
+              "stream": {"type": "boolean"}, "partial_images": {"type": "integer", "minimum": 0, "maximum": 3},
+              "edits": edits, "variations": variations, "extensions": extensions}
+    return {"type": "object", "x-darkroom": True, "required": list(fields), "properties": fields,
+            "description": "Darkroom: what a request to this model may carry, from the rules the server enforces. "
+                           "A list holds a field's accepted values; an empty list: the field is refused."}
+
+
 def darkroom_schemas() -> dict[str, Any]:
     string, integer, number = {"type": "string"}, {"type": "integer"}, {"type": "number"}
     nullable = {"type": ["string", "null"]}
@@ -69,6 +105,7 @@ def darkroom_schemas() -> dict[str, Any]:
                                                           "prompts": string, "input_images": string,
                                                           "output_images": string, "reason": string,
                                                           "detector_ceiling": number}},
+                            "capabilities": {"$ref": REF.format(model="ModelCapabilities")},
                             "targets": {"type": "array", "items": string, "x-darkroom": True},
                             "strategy": {**string, "x-darkroom": True}}}
     result = {"type": "object", "required": ["object", "images", "num_model_requests"],
@@ -86,6 +123,7 @@ def darkroom_schemas() -> dict[str, Any]:
                            "url": string}}
     return {
         "Model": model,
+        "ModelCapabilities": capabilities_schema(),
         "ListModelsResponse": {"type": "object", "required": ["object", "data"],
                                "properties": {"object": {"const": "list"},
                                               "data": {"type": "array", "items": {"$ref": REF.format(model="Model")}}}},
