@@ -161,6 +161,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = _with_model_flags(settings, args)
     logging.getLogger("darkroom").info("data directory %s; metadata store %s", settings.data_dir,
                                        store_description(settings))
+    if settings.port:  # 0: the port is picked at start, and uvicorn's own line says which
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        logging.getLogger("darkroom").info("the API at http://%s:%d/v1, the playground at http://%s:%d/",
+                                           host, settings.port, host, settings.port)
     app = create_app(settings)
     server = DrainingServer(app, settings)
 
