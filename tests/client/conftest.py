@@ -25,6 +25,11 @@ name = "gpt-image-tiny"
 engine = "sketch"
 family = "gpt-image"
 any_size = true
+
+[[models]]
+name = "house-style"
+engine = "sketch"
+family = "gpt-image"
 """
 
 

@@ -142,3 +142,15 @@ def test_vary_saves_variations_of_the_size_asked(live, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert [p.name for p in _paths(again)] == ["a-variation-9-0_2.png", "a-variation-9-1_2.png"]
     assert (tmp_path / "a-variation-9-0_2.png").read_bytes() == (tmp_path / "a-variation-9-0.png").read_bytes()
+
+
+def test_a_model_whose_server_says_it_streams_is_streamed(live, tmp_path: Path) -> None:
+    # "house-style" is no OpenAI name: the client asks GET /v1/models/house-style, whose capabilities say
+    # it streams, and streams it without --stream; --no-stream still wins.
+    done = darkroom(live, "generate", "a lighthouse", "-m", "house-style", "--seed", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [path] = _paths(done)
+    assert "partial 1 of 2" in done.stderr
+    assert json.loads((tmp_path / f"{path}.json").read_text())["request"]["stream"] is True
+    plain = darkroom(live, "generate", "a lighthouse", "-m", "house-style", "--no-stream", cwd=tmp_path)
+    assert plain.returncode == 0 and "partial" not in plain.stderr, plain.stderr

@@ -77,7 +77,8 @@ def add_image_flags(parser: argparse.ArgumentParser, *, edit: bool = False, stre
 def add_stream_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("streaming")
     group.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
-                       help="stream partial images (default: on for gpt-image models, off for others)")
+                       help="stream partial images (default: on for gpt-image models and for models whose server "
+                            "says they stream, off for others)")
     group.add_argument("--partials", type=count, metavar="N",
                        help=f"partial images to stream, 0-3 (default {DEFAULT_PARTIALS}; implies --stream)")
 
@@ -113,13 +114,32 @@ def apply_streaming(body: dict[str, Any], args: argparse.Namespace, *, from_side
     if stream is None and partials is not None:
         stream = True
     if stream is None and not from_sidecar:
-        stream = str(body.get("model", "")).startswith(STREAMING_PREFIXES)
+        stream = model_streams(args, str(body.get("model", "")))
     if stream is False:
         body.pop("stream", None)
         body.pop("partial_images", None)
     elif stream:
         body["stream"] = True
         body["partial_images"] = partials if partials is not None else body.get("partial_images", DEFAULT_PARTIALS)
+
+
+def model_streams(args: argparse.Namespace, model: str) -> bool:
+    """Whether to stream `model` by default: OpenAI's names by their family; any other name as the server's
+    model object says (Darkroom's `capabilities.stream`, e.g. a diffusers model served as `sd-turbo`);
+    a server that says nothing (OpenAI, another gateway) or cannot be asked: no."""
+    if model.startswith(STREAMING_PREFIXES):
+        return True
+    if model.startswith("dall-e"):
+        return False
+    import openai
+
+    client, _ = connection(args)
+    try:
+        found = client.with_options(max_retries=0, timeout=10).models.retrieve(model)
+    except openai.OpenAIError:  # the request itself will say what is wrong
+        return False
+    capabilities = (found.model_extra or {}).get("capabilities")
+    return isinstance(capabilities, dict) and capabilities.get("stream") is True
 
 
 def positive(text: str) -> int:
