@@ -16,6 +16,9 @@ Ray's errors become Darkroom's at this boundary:
 
 Cancelling the task that awaits `ticket.result()` (the client went away, or its deadline passed)
 cancels the remote call, which cancels the job in the replica's worker (`replica.py`).
+
+Images come back as the engine's pixel arrays (pickled by Ray), so the ingress's post-processing is
+the single process's own; they are copied once here, since Ray's arrays are read-only.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from ..engines.base import Engine, Generation, GenerationJob
 from ..errors import DarkroomError, ServerError, ServiceUnavailable
@@ -82,10 +87,11 @@ class RemoteWorker:
                     if message[0] == "partial":
                         streamed = True
                         assert on_partial is not None
-                        on_partial(*message[1:])
+                        image, index, pixels = message[1:]
+                        on_partial(image, index, np.array(pixels))
                     elif message[0] == "done":
                         self.figures.queue_wait.add(message[2])
-                        return message[1]
+                        return _writable(message[1])
                     else:
                         raise rebuild_error(*message[1:])
                 raise ServerError("The model replica ended the request without a result.")
@@ -131,6 +137,12 @@ class RemoteWorker:
     async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
         """The loader's "load": the engine loads in the model's replicas, not here; wait until one is up."""
         await self._ready.remote()
+
+
+def _writable(generation: Generation) -> Generation:
+    """The images as arrays of this process: Ray hands them over read-only (zero-copy), and the
+    post-processing (an edit's paste-back, a cut-out) works in place, as on the engine's own arrays."""
+    return Generation([np.array(image) for image in generation.images], generation.info)
 
 
 def _replica_lost(exc: Exception) -> bool:
