@@ -46,6 +46,12 @@ def shared_state(postgres: PgServer, s3_endpoint: str, name: str) -> str:
             f's3_endpoint_url = "{s3_endpoint}"\ns3_region = "{REGION}"\n')
 
 
+def ray_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DARKROOM_", "AWS_", "RAY_"))}
+    env.update(RAY_ENV, HOME=str(workdir))
+    return env
+
+
 def start_ray_server(workdir: Path, config: str, timeout: float = 120.0) -> LiveServer:
     """`darkroom serve --ray` with `config` (plus a data_dir and the API key), healthy; its own home folder."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +59,7 @@ def start_ray_server(workdir: Path, config: str, timeout: float = 120.0) -> Live
     config_path.write_text(f'data_dir = "{(workdir / "data").as_posix()}"\napi_keys = ["{API_KEY}"]\n' + config)
     port = free_port()
     log_path = workdir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DARKROOM_", "AWS_"))}
-    env.update(RAY_ENV, HOME=str(workdir))
+    env = ray_env(workdir)
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--ray", "--port", str(port),
                                     "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT, env=env)

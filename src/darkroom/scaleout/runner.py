@@ -7,6 +7,11 @@ RAY_USAGE_STATS_ENABLED says otherwise, and no dashboard is started.
 
 DARKROOM_* variables of this process reach the replicas (Ray's `runtime_env`), so they read the same
 settings as this process from the same config file.
+
+An empty `ray_address` always starts a new local instance ("local"), never one that happens to run on
+this machine. The HTTP proxy runs on the node of this process only (`HeadOnly`): a proxy on every node
+would need the port free on each, and nodes sharing a host would collide. Behind a load balancer
+(KubeRay), the RayService's own `serveConfigV2` sets the proxies.
 """
 
 from __future__ import annotations
@@ -33,10 +38,10 @@ def serve_ray(settings: Settings, config: str | None) -> int:
 
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k.startswith("DARKROOM_")}
-    ray.init(address=settings.ray_address or None, include_dashboard=False, logging_level=logging.WARNING,
+    ray.init(address=settings.ray_address or "local", include_dashboard=False, logging_level=logging.WARNING,
              runtime_env={"env_vars": env} if env else None)
     port = settings.port or _free_port(settings.host)
-    serve.start(http_options={"host": settings.host, "port": port})
+    serve.start(http_options={"host": settings.host, "port": port}, proxy_location="HeadOnly")
     serve.run(build({"config": config}), name=APP_NAME, route_prefix="/")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("Ray Serve up in %.1f s: the API at http://%s:%d/v1", time.monotonic() - started, host, port)
