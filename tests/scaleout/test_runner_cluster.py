@@ -1,12 +1,13 @@
 """`darkroom serve --ray` joining a cluster of two Ray nodes on this machine (`ray start --head` and a second
 `ray start --address` process, each with a custom resource of its own), with a model pinned to each node
 by `resources`: each serves (the one pinned to `node_b` can only run on the second node), partials stream
-from it, and a key created in the shared PostgreSQL works.
+from it, and the Node SDK's seed scenario (tests/node) passes through the cluster.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,15 @@ def _wait_for_nodes(workdir: Path, address: str, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def server(cluster, postgres, s3_endpoint, tmp_path_factory) -> LiveServer:
-    config = shared_state(postgres, s3_endpoint, "cluster") + f'ray_address = "{cluster}"\n' + """
+    # s3_presign = false: links point at this server (the seed scenario downloads them from it)
+    config = shared_state(postgres, s3_endpoint, "cluster") + f'ray_address = "{cluster}"\ns3_presign = false\n' + """
+[[models]]
+name = "gpt-image-2-alpha"
+engine = "sketch"
+family = "gpt-image-2"
+transparent_background = true
+num_cpus = 0
+
 [[models]]
 name = "on-a"
 engine = "sketch"
@@ -99,3 +108,13 @@ def test_partials_stream_from_the_second_node(client):
     events = list(client.images.generate(model="on-b", prompt=PROMPT, size="1024x1024", quality="low", stream=True,
                                          partial_images=1))
     assert [e.type for e in events] == ["image_generation.partial_image", "image_generation.completed"]
+
+
+def test_node_sdk_seed_scenario_through_the_cluster(server):
+    from ..test_sdk_node import REPO, _node, _run
+
+    proc = _run([_node(), "--test", "--test-reporter=spec", "tests/node/seed_scenario.test.mjs"], cwd=REPO,
+                env={"DARKROOM_BASE_URL": server.v1, "DARKROOM_API_KEY": server.api_key})
+    passed = re.search(r"^ℹ pass (\d+)$", proc.stdout, re.M)
+    assert proc.returncode == 0 and "ℹ fail 0" in proc.stdout and passed and int(passed.group(1)) >= 20, \
+        proc.stdout[-4000:] + proc.stderr[-2000:]
