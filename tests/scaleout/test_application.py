@@ -74,3 +74,27 @@ def test_the_policy_asks_for_replicas_by_work():
     assert policy(_Context({"a": 0.0}))[0] == 0  # Ray's min_replicas bound keeps the floor
     assert policy(_Context(None, target=2))[0] == 2  # no figures yet: keep the count
     assert replicas_for(1, 100) == 1
+
+
+def test_build_sets_each_deployment_from_darkroom_settings(tmp_path):
+    path = tmp_path / "darkroom.toml"
+    path.write_text('database_url = "postgresql+psycopg://u@h/d"\nstorage = "s3"\ns3_bucket = "b"\n'
+                    "request_timeout_seconds = 120\nray_ingress_replicas = 2\nray_max_ongoing_requests = 3\n"
+                    '[[models]]\nname = "big"\nengine = "sketch"\nnum_gpus = 0.5\nresources = {gpu_a = 1}\n'
+                    "min_replicas = 1\nmax_replicas = 3\nmax_queue = 7\n")
+    from darkroom.scaleout.application import build
+
+    ingress = build({"config": str(path)})._bound_deployment
+    assert (ingress.name, ingress.num_replicas) == ("api", 2)
+    assert ingress._deployment_config.graceful_shutdown_timeout_s == 130  # not Ray's 20 s
+    config, models = ingress.init_args
+    assert config == str(path) and set(models) == {"dall-e-2", "big"}
+    big = models["big"]._bound_deployment
+    assert big.name == "model-big"
+    assert (big.max_ongoing_requests, big.max_queued_requests) == (3, 7)
+    assert big.ray_actor_options == {"num_cpus": 1.0, "num_gpus": 0.5, "resources": {"gpu_a": 1.0}}
+    assert big._deployment_config.graceful_shutdown_timeout_s == 130
+    scaling = big._deployment_config.autoscaling_config
+    assert (scaling.min_replicas, scaling.max_replicas) == (1, 3)
+    sketch = models["dall-e-2"]._bound_deployment
+    assert (sketch.name, sketch.num_replicas, sketch.max_queued_requests) == ("model-dall-e-2", 1, 64)

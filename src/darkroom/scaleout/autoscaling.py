@@ -43,6 +43,6 @@ def autoscaling_config(min_replicas: int, max_replicas: int, target_work: float)
     work), down after 60 s idle (a model's replica takes seconds to minutes to load)."""
     return {
         "min_replicas": min_replicas, "max_replicas": max_replicas, "initial_replicas": min_replicas or 1,
-        "metrics_interval_s": 1.0, "look_back_period_s": 5.0, "upscale_delay_s": 2.0, "downscale_delay_s": 60.0,
+        "look_back_period_s": 5.0, "upscale_delay_s": 2.0, "downscale_delay_s": 60.0,
         "policy": {"policy_function": POLICY, "policy_kwargs": {"target_work_per_replica": target_work}},
     }
