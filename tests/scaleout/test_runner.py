@@ -128,6 +128,23 @@ def test_a_flood_gets_503_with_retry_after_never_a_hang_or_500(server):
     assert int(refused.headers["retry-after"]) >= 1
 
 
+def test_a_client_that_disconnects_cancels_its_call_on_the_model_replica(server):
+    before = server.log().count("CALL run CANCELLED")
+    body = {"model": "flood", "prompt": PROMPT, "size": "1536x1024", "n": 4, "quality": "high", "stream": True,
+            "partial_images": 3}
+    with httpx.Client(timeout=60) as client:
+        with client.stream("POST", f"{server.base_url}/v1/images/generations", json=body,
+                           headers={"Authorization": f"Bearer {server.api_key}"}) as response:
+            assert response.status_code == 200
+            _wait_until_busy(server, "flood")
+        # leaving the block closes the connection before the image is done
+    for _ in range(100):
+        if server.log().count("CALL run CANCELLED") > before:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the model replica never saw its call cancelled:\n" + server.log()[-3000:])
+
+
 def test_a_replica_killed_mid_request_gives_a_clean_answer_then_recovers(server, client):
     pids = set(re.findall(r"ServeReplica:darkroom:model-flood pid=(\d+)", server.log()))
     assert len(pids) == 1, pids  # the flood test above made the replica log its calls
