@@ -103,10 +103,6 @@ class ModelReplica:
     def record_autoscaling_stats(self) -> dict[str, float]:
         return {"work": self.queued_work()}
 
-    def figures(self) -> dict[str, Any]:
-        """This replica's worker figures, for the ingress's /health and /metrics."""
-        return {**self.worker.figures.as_dict(), "work": self.queued_work()}
-
     async def ready(self) -> bool:
         return True
 
