@@ -2,6 +2,7 @@
 
     darkroom serve [--host HOST] [--port PORT] [--config FILE] [--model PATH_OR_HUB_ID ...]
                                                                    run the server under uvicorn
+    darkroom serve --ray [--ray-address ADDR] [--config FILE]      the same app on Ray Serve (scaleout/)
     darkroom models [--config FILE] [--model PATH_OR_HUB_ID ...]   list the served models
     darkroom pull HUB_ID [--revision REV] [--dir DIR] [--no-check] download a diffusers model (pull.py)
     darkroom keys create --name NAME [--rpm N] [--images-per-minute N] [--monthly-images N]
@@ -67,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="FILE", help="TOML settings file (DARKROOM_CONFIG)")
     serve.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
                        help="log verbosity (default info; DARKROOM_LOG_LEVEL)")
+    serve.add_argument("--ray", action="store_true",
+                       help="run as a Ray Serve application (needs darkroom[ray], PostgreSQL and S3; scaleout/)")
+    serve.add_argument("--ray-address", metavar="ADDR",
+                       help="with --ray: join this Ray cluster (auto, ray://host:10001, host:6379) instead of "
+                            "starting a local one (DARKROOM_RAY_ADDRESS)")
     serve.set_defaults(func=_serve)
 
     models = commands.add_parser("models", help="list the served models", description="List the served models.")
@@ -150,10 +156,12 @@ def _date(text: str) -> float:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {name: getattr(args, name, None) for name in ("host", "port", "log_level")}
+    return {name: getattr(args, name, None) for name in ("host", "port", "log_level", "ray_address")}
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.ray:
+        return _serve_ray(settings, args)
     from .api.app import create_app
     from .shutdown import DrainingServer
 
@@ -178,6 +186,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"darkroom: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve_ray(settings: Settings, args: argparse.Namespace) -> int:
+    """`serve --ray`: the shared state is checked before Ray starts (a ConfigError: exit 2, at once)."""
+    from .config import ConfigError
+    from .scaleout.requirements import check_shared_state
+
+    check_shared_state(settings)
+    if args.model:
+        raise ConfigError("--model cannot be used with --ray: the replicas read their models from the config "
+                          "file, so put them in [[models]] entries there")
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .scaleout.runner import serve_ray
+
+    try:
+        return serve_ray(settings, args.config)
+    except ImportError as exc:
+        print(f"darkroom: {exc}", file=sys.stderr)
+        return 2
 
 
 def store_description(settings: Settings) -> str:

@@ -87,6 +87,17 @@ class ModelConfig(BaseModel):
     # routes skip it for `breaker_cooldown_seconds`, then let one request through to try it again.
     breaker_failures: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # With `darkroom serve --ray` (`scaleout/`): this model's Ray Serve deployment. What one replica
+    # takes from its node (GPUs, CPUs, custom resources that pin it to the nodes that have them), and
+    # how many replicas the autoscaler may run. Ignored by the single process, which has no replicas.
+    num_gpus: float = Field(default=0.0, ge=0)
+    num_cpus: float = Field(default=1.0, ge=0)
+    resources: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    # Megapixel-steps of queued plus running work per replica the autoscaler aims at (`scaleout/
+    # autoscaling.py`). 100: about four 1024x1024 images at 25 steps, a few seconds of one GPU.
+    target_work_per_replica: float = Field(default=100.0, gt=0)
 
     @model_validator(mode="after")
     def _dalle_is_opaque(self) -> "ModelConfig":
@@ -100,6 +111,12 @@ class ModelConfig(BaseModel):
         if self.targets is not None and (given_engine or self.model_extra):
             extra = ", ".join(["engine"] * given_engine + sorted(self.model_extra or {}))
             raise ValueError(f"a route (an entry with targets) has no engine of its own, so it takes no {extra}")
+        return self
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> "ModelConfig":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
         return self
 
     @property
@@ -195,6 +212,13 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_PROMPT_LIMITS)
     )
     models: list[ModelConfig] = Field(default_factory=list)
+    # Ray Serve (`darkroom serve --ray`, `scaleout/`). Empty address: start a local Ray instance;
+    # `auto`, `ray://host:10001` or `host:6379`: join that cluster.
+    ray_address: str = ""
+    ray_ingress_replicas: int = Field(default=1, ge=1)  # replicas of the API (the FastAPI app)
+    ray_max_ongoing_requests: int = Field(default=5, ge=1)  # per model replica; Ray's default is 5 too
+    # How long a replica being stopped gets to finish its requests; None: request_timeout_seconds + 10.
+    ray_graceful_shutdown_seconds: float | None = Field(default=None, gt=0)
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -240,6 +264,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"model name '{model.name}' appears twice")
             seen.add(model.name)
         return value
+
+    @model_validator(mode="after")
+    def _ray_drain_covers_requests(self) -> "Settings":
+        grace = self.ray_graceful_shutdown_seconds
+        if grace is not None and grace < self.request_timeout_seconds:
+            raise ValueError(f"ray_graceful_shutdown_seconds ({grace:g}) is below request_timeout_seconds "
+                             f"({self.request_timeout_seconds:g}): a replica being stopped would be killed under "
+                             "requests that are still allowed to run")
+        return self
+
+    @property
+    def ray_graceful_shutdown(self) -> float:
+        """`ray_graceful_shutdown_seconds`, or its default: request_timeout_seconds + 10."""
+        return self.ray_graceful_shutdown_seconds or self.request_timeout_seconds + 10
 
     @model_validator(mode="after")
     def _auto_is_stricter(self) -> "Settings":

@@ -1,0 +1,168 @@
+"""The ingress's stand-in for an engine worker: the same interface, the work done in a model deployment.
+
+`ImageService` submits jobs to `service.workers[id(engine)]`; in an ingress replica that worker is a
+`RemoteWorker`, which sends each job to its model deployment through a Ray Serve streaming handle
+(`replica.py` describes the messages) and hands partial images to the request's `on_partial` as they
+arrive. Everything before and after the engine (rules, moderation, limits, encoding, storage, ledger)
+stays in the ingress, unchanged.
+
+Ray's errors become Darkroom's at this boundary:
+
+    BackPressureError (every replica and its queue full)   503 server_overloaded + Retry-After
+    a replica that died, or none available                 503 service_unavailable + Retry-After
+                                                           (tried once more first, on another replica,
+                                                           when nothing was streamed yet)
+    anything else from the replica                         500 (the engine failed)
+
+Cancelling the task that awaits `ticket.result()` (the client went away, or its deadline passed)
+cancels the remote call, which cancels the job in the replica's worker (`replica.py`).
+
+Images come back as the engine's pixel arrays (pickled by Ray), so the ingress's post-processing is
+the single process's own; they are copied once here, since Ray's arrays are read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..engines.base import Engine, Generation, GenerationJob
+from ..errors import DarkroomError, ServerError, ServiceUnavailable
+from ..scheduling.figures import WorkerFigures
+from ..scheduling.worker import Ticket
+from .replica import rebuild_error
+
+log = logging.getLogger("darkroom.scaleout")
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclasses.dataclass(eq=False)
+class RemoteTicket(Ticket):
+    """A job sent to a model deployment; `future` is the task that streams its messages."""
+
+    async def result(self) -> Generation:
+        try:
+            return await self.future
+        except asyncio.CancelledError:
+            self.cancelled = True
+            self.future.cancel()  # cancels the remote call: the replica's worker drops or stops the job
+            raise
+
+
+class RemoteWorker:
+    """Submits an engine's jobs to its model deployment (`handle`: a Serve DeploymentHandle)."""
+
+    def __init__(self, engine: Engine, handle: Any, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.figures = WorkerFigures()
+        self._handle = handle.options(stream=True)
+        self._ready = handle.options(method_name="ready")
+        self._pending = 0
+
+    def submit(self, job: GenerationJob) -> Ticket:
+        task = asyncio.get_running_loop().create_task(self._call(job))
+        ticket = RemoteTicket(job, None, task)
+        self._pending += 1
+        self.figures.queue_depth = self._pending
+        task.add_done_callback(lambda _: self._finished())
+        return ticket
+
+    def _finished(self) -> None:
+        self._pending -= 1
+        self.figures.queue_depth = self._pending
+
+    async def _call(self, job: GenerationJob) -> Generation:
+        on_partial = job.on_partial
+        job = dataclasses.replace(job, on_partial=None)  # callbacks stay here; partials come back as messages
+        for attempt in (1, 2):
+            streamed = False
+            try:
+                async for message in self._handle.options(method_name="run").remote(job, on_partial is not None):
+                    if message[0] == "partial":
+                        streamed = True
+                        assert on_partial is not None
+                        image, index, pixels = message[1:]
+                        on_partial(image, index, np.array(pixels))
+                    elif message[0] == "done":
+                        self.figures.queue_wait.add(message[2])
+                        return _writable(message[1])
+                    else:
+                        raise rebuild_error(*message[1:])
+                raise ServerError("The model replica ended the request without a result.")
+            except (DarkroomError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                mapped = translate(exc)
+                if attempt == 1 and not streamed and _replica_lost(exc):
+                    log.warning("worker %s: a model replica failed before streaming (%s); retrying once", self.name,
+                                type(exc).__name__)
+                    continue
+                if isinstance(mapped, ServerError):
+                    log.error("worker %s: the model replica failed", self.name, exc_info=exc)
+                raise mapped from exc
+        raise AssertionError("unreachable")
+
+    @property
+    def load(self) -> int:
+        """Jobs this ingress replica has sent and not yet had back (a route's least-busy strategy)."""
+        return self._pending
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    @property
+    def computing(self) -> bool:
+        return False  # the engine runs in another process: it never competes with this one's cores
+
+    @property
+    def stuck(self) -> bool:
+        return False
+
+    def retry_after(self) -> int:
+        return RETRY_AFTER_SECONDS
+
+    def start(self) -> None:
+        pass
+
+    async def stop(self, wait: float = 0) -> None:
+        pass
+
+    async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
+        """The loader's "load": the engine loads in the model's replicas, not here; wait until one is up."""
+        await self._ready.remote()
+
+
+def _writable(generation: Generation) -> Generation:
+    """The images as arrays of this process: Ray hands them over read-only (zero-copy), and the
+    post-processing (an edit's paste-back, a cut-out) works in place, as on the engine's own arrays."""
+    return Generation([np.array(image) for image in generation.images], generation.info)
+
+
+def _replica_lost(exc: Exception) -> bool:
+    from ray import exceptions
+
+    return isinstance(exc, (exceptions.RayActorError, exceptions.ActorUnavailableError))
+
+
+def translate(exc: Exception) -> DarkroomError:
+    """A Ray error from a model deployment's call, as the Darkroom error the client gets."""
+    from ray import exceptions
+    from ray.serve import exceptions as serve_exceptions
+
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if isinstance(exc, serve_exceptions.BackPressureError):
+        error = ServiceUnavailable("The server is busy: every replica of this model is full. Retry shortly.",
+                                   code="server_overloaded", headers=retry)
+        error.no_work = True
+        return error
+    if isinstance(exc, (exceptions.RayActorError, exceptions.ActorUnavailableError,
+                        serve_exceptions.DeploymentUnavailableError)):
+        return ServiceUnavailable("The model replica serving this request stopped. Retry shortly.", headers=retry)
+    return ServerError("The image engine failed while generating this request.")

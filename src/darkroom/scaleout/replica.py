@@ -1,0 +1,136 @@
+"""A model deployment's replica: one engine instance behind Darkroom's own `EngineWorker`.
+
+Each configured local model (and the default catalog's shared sketch engine) is one Ray Serve
+deployment; each of its replicas builds the same catalog from the same settings and keeps only its
+own model's engine and worker. Requests from every ingress replica meet in that worker's queue, so
+batching across requests works as in one process (never `@serve.batch`, which groups by arrival,
+not by size).
+
+`run(job)` is a streaming method: it yields plain tuples, never Darkroom objects that might not
+survive pickling across processes:
+
+    ("partial", image, index, pixels) a partial image (only when `partials`), as it is made
+    ("done", generation, queue_s)     the result: the engine's pixel arrays (the ingress post-processes
+                                      them exactly as in one process: paste-back, cut-out, moderation),
+                                      and the seconds the job waited in this replica's queue
+    ("error", kind, message, fields)  a DarkroomError, rebuilt on the ingress by `rebuild_error`
+
+Cancellation: when the client goes away, the ingress cancels its call; Ray cancels this generator at
+its next `await`, which is the await on the worker's ticket, so the ticket is cancelled as in one
+process: a queued job leaves the queue, and a running engine call whose jobs are all gone stops at
+its next step (`should_stop`).
+
+`record_autoscaling_stats` reports the work queued and running here in megapixel-steps, for the
+autoscaling policy (`autoscaling.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .. import errors
+from ..catalog import build_catalog
+from ..config import load_settings
+from ..engines.base import GenerationJob
+from ..errors import DarkroomError, ServiceUnavailable
+from ..scheduling.worker import EngineWorker, Ticket
+
+log = logging.getLogger("darkroom.scaleout")
+DEFAULT_STEPS = 25  # a job without `steps` (the engine's preset) counts as this many for the autoscaler
+
+
+class ModelReplica:
+    """The body of one model deployment (`application.py` wraps it with `serve.deployment`)."""
+
+    async def __init__(self, config: str | None, model: str) -> None:
+        settings = load_settings(config)
+        spec = build_catalog(settings).find(model)
+        if spec is None:
+            raise ValueError(f"model {model!r} is not in the catalog of {config}")
+        self.model = model
+        self.engine = spec.engine
+        self.worker = EngineWorker(spec.engine, spec.scheduling, spec.name)
+        self.worker.start()
+        await self.worker.run_in_engine_thread(self.engine.load)  # torch work stays on the worker's thread
+        self._tickets: set[Ticket] = set()
+        log.info("replica of %s ready (engine %s)", model, self.engine.name)
+
+    async def run(self, job: GenerationJob, partials: bool) -> AsyncIterator[tuple]:
+        loop = asyncio.get_running_loop()
+        made: asyncio.Queue[tuple] = asyncio.Queue()
+
+        def on_partial(image: int, index: int, pixels: Any) -> None:  # in the engine's thread
+            loop.call_soon_threadsafe(made.put_nowait, ("partial", image, index, pixels))
+
+        try:
+            ticket = self.worker.submit(dataclasses.replace(job, on_partial=on_partial if partials else None))
+        except DarkroomError as exc:
+            yield error_message(exc)
+            return
+        self._tickets.add(ticket)
+        result = asyncio.ensure_future(ticket.result())
+        try:
+            while True:
+                getting = asyncio.ensure_future(made.get())
+                done, _ = await asyncio.wait({result, getting}, return_when=asyncio.FIRST_COMPLETED)
+                if getting not in done:
+                    getting.cancel()
+                    break
+                yield getting.result()
+            while not made.empty():
+                yield made.get_nowait()
+            try:
+                generation = result.result()
+            except DarkroomError as exc:
+                yield error_message(exc)
+                return
+            started = ticket.started or ticket.enqueued
+            yield ("done", generation, started - ticket.enqueued)
+        except BaseException:
+            result.cancel()  # the client went away (or the replica stops): the worker drops or stops its job
+            raise
+        finally:
+            self._tickets.discard(ticket)
+
+    def queued_work(self) -> float:
+        """Megapixel-steps of the jobs queued and running in this replica."""
+        return sum(job_work(t.job) for t in self._tickets if not t.cancelled)
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        return {"work": self.queued_work()}
+
+    async def ready(self) -> bool:
+        return True
+
+    def __del__(self) -> None:  # the replica is stopping: close the engine after its calls ended
+        try:
+            self.engine.close()
+        except Exception:  # noqa: BLE001 - nothing left to report it to
+            pass
+
+
+def job_work(job: GenerationJob) -> float:
+    """One job's work in megapixel-steps: pixels x images x denoising steps."""
+    return job.width * job.height * job.n * (job.steps or DEFAULT_STEPS) / 1e6
+
+
+def error_message(exc: DarkroomError) -> tuple:
+    fields = {"param": exc.param, "code": exc.code, "headers": dict(exc.headers), "extra": dict(exc.extra),
+              "no_work": exc.no_work}
+    return ("error", type(exc).__name__, exc.message, fields)
+
+
+def rebuild_error(kind: str, message: str, fields: dict[str, Any]) -> DarkroomError:
+    """The DarkroomError a replica reported, as the same class (a 503 if the name is unknown)."""
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, DarkroomError)):
+        cls = ServiceUnavailable
+    error = cls.__new__(cls)
+    DarkroomError.__init__(error, message, param=fields["param"], code=fields["code"], headers=fields["headers"],
+                           extra=fields["extra"])
+    error.no_work = fields["no_work"]
+    return error

@@ -1,0 +1,62 @@
+"""`darkroom serve --ray`: start a local Ray instance (or join `ray_address`), run the application, drain.
+
+The Serve HTTP proxy listens on the server's host and port. On SIGTERM (or Ctrl-C) the application is
+deleted: Serve stops routing to it and gives each replica up to `ray_graceful_shutdown_seconds` to
+finish its requests before the process exits 0. Ray's usage statistics are off unless
+RAY_USAGE_STATS_ENABLED says otherwise, and no dashboard is started.
+
+DARKROOM_* variables of this process reach the replicas (Ray's `runtime_env`), so they read the same
+settings as this process from the same config file.
+
+An empty `ray_address` always starts a new local instance ("local"), never one that happens to run on
+this machine. The HTTP proxy runs on the node of this process only (`HeadOnly`): a proxy on every node
+would need the port free on each, and nodes sharing a host would collide. Behind a load balancer
+(KubeRay), the RayService's own `serveConfigV2` sets the proxies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from ..config import Settings
+from . import require_ray
+from .application import build
+
+log = logging.getLogger("darkroom.scaleout")
+APP_NAME = "darkroom"
+
+
+def serve_ray(settings: Settings, config: str | None) -> int:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    serve = require_ray()
+    import ray
+
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if k.startswith("DARKROOM_")}
+    ray.init(address=settings.ray_address or "local", include_dashboard=False, logging_level=logging.WARNING,
+             runtime_env={"env_vars": env} if env else None)
+    port = settings.port or _free_port(settings.host)
+    serve.start(http_options={"host": settings.host, "port": port}, proxy_location="HeadOnly")
+    serve.run(build({"config": config}), name=APP_NAME, route_prefix="/")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("Ray Serve up in %.1f s: the API at http://%s:%d/v1", time.monotonic() - started, host, port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    log.info("draining: replicas get up to %.0f s to finish their requests", settings.ray_graceful_shutdown)
+    serve.delete(APP_NAME)
+    serve.shutdown()
+    ray.shutdown()
+    return 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
