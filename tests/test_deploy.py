@@ -121,9 +121,15 @@ def test_serve_config_names_the_builder_and_a_config_file_every_pod_mounts():
         mounts = [m for c in pod["containers"] for m in c.get("volumeMounts", []) if m["name"] in volumes]
         assert [PurePosixPath(m["mountPath"]) for m in mounts] == [path.parent], f"{name} does not mount {path}"
     assert _env()["DARKROOM_CONFIG"]["value"] == str(path)
-    # The Service reaches Serve's HTTP port.
-    (port,) = _one("Service")["spec"]["ports"]
+    # The Service reaches Serve's HTTP port on the head pod, whose labels its selector names (ray.io/*
+    # labels are KubeRay's, set at run time), and not on the GPU pods.
+    service = _one("Service")["spec"]
+    (port,) = service["ports"]
     assert port["targetPort"] == serve["http_options"]["port"]
+    ours = {k: v for k, v in service["selector"].items() if not k.startswith("ray.io/")}
+    selected = [name for name, group in _groups()
+                if ours.items() <= group["template"].get("metadata", {}).get("labels", {}).items()]
+    assert selected == ["head"]
 
 
 def test_every_name_in_the_manifest_is_a_setting_darkroom_reads():
