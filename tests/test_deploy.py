@@ -198,4 +198,8 @@ def test_shutdown_timeouts_nest_so_a_draining_replica_finishes_its_longest_job()
 def test_every_model_sets_its_placement_and_scaling_deliberately(field):
     for model in _toml()["models"]:
         assert field in model, f"model {model['name']} leaves {field} to a default"
-    assert all(m["min_replicas"] <= m["max_replicas"] for m in _toml()["models"])
+
+
+def test_every_models_replica_bounds_are_in_order():
+    for model in _toml()["models"]:
+        assert 1 <= model.get("min_replicas", 1) <= model.get("max_replicas", 1), model["name"]
