@@ -12,6 +12,7 @@ Takes well under a second.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tomllib
@@ -36,6 +37,7 @@ REQUIRED = {
 }
 
 
+@functools.cache  # parsed once; no test changes what it returns
 def _documents() -> list[dict]:
     with MANIFEST.open(encoding="utf-8") as f:
         return [doc for doc in yaml.safe_load_all(f) if doc is not None]
