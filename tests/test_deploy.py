@@ -3,10 +3,12 @@
 The manifest is checked the way the cluster would read it, without a cluster or ray: every YAML
 document parses and has its kind's required fields; the RayService's serveConfigV2 (YAML in a
 string) names Darkroom's application builder with a config path that every Ray pod mounts from the
-ConfigMap; every `DARKROOM_*` variable it sets is a `Settings` field; the embedded darkroom.toml loads
-with Darkroom's own `load_settings`, its per-model keys are `ModelConfig` fields (or, for diffusers
-models, engine options, whose values the engine's own model accepts); each model's custom resources are offered by a worker group; and the
-shutdown timeouts nest (request timeout < Ray's graceful shutdown < the pods' grace period).
+ConfigMap, and its Service reaches Serve's port; every `DARKROOM_*` variable it sets is a `Settings`
+field; the embedded darkroom.toml loads with Darkroom's own `load_settings`, its per-model keys are
+`ModelConfig` fields (or, for diffusers models, engine options whose values the engine accepts);
+each model's custom resources are offered by a worker group that can hold its replicas; and the
+shutdown timeouts nest (request timeout < Ray's graceful shutdown < the pods' grace period, and the
+old cluster outlives its requests after an upgrade).
 Takes well under a second.
 """
 
@@ -31,9 +33,8 @@ NOT_SETTINGS = {"DARKROOM_CONFIG"}
 # Fields the manifest must name under each kind, as dotted paths.
 REQUIRED = {
     "ConfigMap": ["metadata.name", "data"],
-    "RayService": ["metadata.name", "spec.serveConfigV2", "spec.rayClusterConfig.headGroupSpec.template.spec",
-                   "spec.rayClusterConfig.workerGroupSpecs"],
-    "Service": ["metadata.name", "spec.selector", "spec.ports"],
+    "RayService": ["metadata.name", "spec.serveConfigV2", "spec.serveService.metadata.name",
+                   "spec.rayClusterConfig.headGroupSpec.template.spec", "spec.rayClusterConfig.workerGroupSpecs"],
 }
 
 
@@ -102,7 +103,8 @@ def _offered_resources(group: dict) -> dict[str, float]:
 
 def test_every_document_has_its_kind_and_required_fields():
     docs = _documents()
-    assert sorted(d["kind"] for d in docs) == ["ConfigMap", "RayService", "Service"]
+    # The API's Service is the RayService's serveService, which KubeRay keeps on the active cluster.
+    assert sorted(d["kind"] for d in docs) == ["ConfigMap", "RayService"]
     for doc in docs:
         assert doc["apiVersion"] == ("ray.io/v1" if doc["kind"] == "RayService" else "v1")
         for dotted in REQUIRED[doc["kind"]]:
@@ -123,15 +125,13 @@ def test_serve_config_names_the_builder_and_a_config_file_every_pod_mounts():
         mounts = [m for c in pod["containers"] for m in c.get("volumeMounts", []) if m["name"] in volumes]
         assert [PurePosixPath(m["mountPath"]) for m in mounts] == [path.parent], f"{name} does not mount {path}"
     assert _env()["DARKROOM_CONFIG"]["value"] == str(path)
-    # The Service reaches Serve's HTTP port on the head pod, whose labels its selector names (ray.io/*
-    # labels are KubeRay's, set at run time), and not on the GPU pods.
-    service = _one("Service")["spec"]
-    (port,) = service["ports"]
-    assert port["targetPort"] == serve["http_options"]["port"]
-    ours = {k: v for k, v in service["selector"].items() if not k.startswith("ray.io/")}
-    selected = [name for name, group in _groups()
-                if ours.items() <= group["template"].get("metadata", {}).get("labels", {}).items()]
-    assert selected == ["head"]
+    # The Service reaches Serve's HTTP port: KubeRay takes it from the head container's port named
+    # "serve", and leaves the selector to itself (a selector given here would be ignored).
+    service = _one("RayService")["spec"]["serveService"]["spec"]
+    assert "selector" not in service
+    assert [(p["name"], p["port"]) for p in service["ports"]] == [("serve", serve["http_options"]["port"])]
+    (head,) = _cluster()["headGroupSpec"]["template"]["spec"]["containers"]
+    assert {"name": "serve", "containerPort": serve["http_options"]["port"]} in head["ports"]
 
 
 def test_every_name_in_the_manifest_is_a_setting_darkroom_reads():
@@ -193,6 +193,8 @@ def test_shutdown_timeouts_nest_so_a_draining_replica_finishes_its_longest_job()
     for name, group in _groups():
         grace = group["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > graceful, f"Kubernetes would SIGKILL the {name} pods mid-drain"
+    # After an upgrade's switch, the old cluster's running requests finish before it is deleted.
+    assert _one("RayService")["spec"]["rayClusterDeletionDelaySeconds"] > timeout
     assert 1 <= toml["ray_max_ongoing_requests"] <= 5
 
 
