@@ -28,7 +28,7 @@ import math
 from typing import Any
 
 from .catalog import ModelSpec
-from .protocol.images import MAX_GUIDANCE, MAX_STEPS
+from .protocol.images import MAX_GUIDANCE, MAX_N, MAX_PARTIAL_IMAGES, MAX_SEED, MAX_STEPS
 from .rules import (
     CUSTOM_MAX_EDGE,
     CUSTOM_MAX_PIXELS,
@@ -38,12 +38,9 @@ from .rules import (
     DALLE_SIZES,
     GPT_PRESETS,
     GPT_QUALITIES,
-    _makes_alpha,
+    makes_alpha,
 )
 
-MAX_N = 10
-MAX_PARTIAL_IMAGES = 3
-MAX_SEED = 2**32 - 1
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 LOSSY = ("jpeg", "webp")  # the formats `output_compression` applies to (png is lossless: refused)
 
@@ -105,7 +102,7 @@ def _sizes(spec: ModelSpec) -> tuple[list[str], dict[str, Any] | None]:
 def _backgrounds(spec: ModelSpec, operation: str) -> list[str]:
     if not spec.is_gpt:
         return []
-    transparent = spec.transparent_background and _makes_alpha(spec, operation)  # type: ignore[arg-type]
+    transparent = spec.transparent_background and makes_alpha(spec, operation)  # type: ignore[arg-type]
     return ["auto", "opaque", *(("transparent",) if transparent else ())]
 
 

@@ -298,7 +298,7 @@ def check_compression(compression: int | None, output_format: str) -> None:
 
 def resolve_background(background: str | None, spec: ModelSpec, output_format: str, prompt: str,
                        operation: Operation = "generate") -> Literal["transparent", "opaque"]:
-    can = _makes_alpha(spec, operation)
+    can = makes_alpha(spec, operation)
     if background == "transparent":
         if output_format == "jpeg":
             raise InvalidRequest("Transparent background is not supported for JPEG output format.", param="background")
@@ -317,7 +317,7 @@ def resolve_background(background: str | None, spec: ModelSpec, output_format: s
     return "opaque"
 
 
-def _makes_alpha(spec: ModelSpec, operation: Operation) -> bool:
+def makes_alpha(spec: ModelSpec, operation: Operation) -> bool:
     """Native alpha, or a generation on an engine that draws on a key colour for the cut-out."""
     capabilities = spec.engine.capabilities
     return capabilities.native_alpha or (capabilities.keyed_alpha and operation == "generate")

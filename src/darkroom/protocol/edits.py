@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidRequest, InvalidType, MissingParameter, UnknownParameter
 from ..postprocess.sources import decode_data_url
-from .images import Extensions
+from .images import MAX_N, MAX_PARTIAL_IMAGES, MAX_SEED, Extensions
 from .multipart import Form, UploadedFile
 from .validation import validate
 
@@ -42,7 +42,7 @@ class ImageEditRequest(Extensions):
 
     prompt: str | None = None  # required; checked in the rules so that null reads as missing
     model: str | None = None
-    n: int | None = Field(default=None, ge=1, le=10)
+    n: int | None = Field(default=None, ge=1, le=MAX_N)
     size: str | None = None
     quality: Literal["standard", "low", "medium", "high", "auto"] | None = None
     response_format: Literal["url", "b64_json"] | None = None
@@ -52,7 +52,7 @@ class ImageEditRequest(Extensions):
     input_fidelity: Literal["high", "low"] | None = None
     moderation: Literal["low", "auto"] | None = None  # in OpenAI's JSON variant; accepted in forms too
     stream: bool | None = None
-    partial_images: int | None = Field(default=None, ge=0, le=3)
+    partial_images: int | None = Field(default=None, ge=0, le=MAX_PARTIAL_IMAGES)
     user: str | None = None
 
 
@@ -74,11 +74,11 @@ class ImageVariationRequest(_Fields):
     """The scalar fields of a variation (openai-python `ImageCreateVariationParams`)."""
 
     model: str | None = None
-    n: int | None = Field(default=None, ge=1, le=10)
+    n: int | None = Field(default=None, ge=1, le=MAX_N)
     response_format: Literal["url", "b64_json"] | None = None
     size: str | None = None
     user: str | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)  # Darkroom extension
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)  # Darkroom extension
 
 
 @dataclass(frozen=True, slots=True)

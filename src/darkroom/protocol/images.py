@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_N = 10  # images per request
+MAX_PARTIAL_IMAGES = 3
+MAX_SEED = 2**32 - 1
 MAX_STEPS = 200
 MAX_GUIDANCE = 50.0
 EXTENSIONS = ("steps", "guidance_scale", "negative_prompt", "scheduler")  # engine-dependent ones
@@ -23,7 +26,7 @@ class Extensions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE)
     negative_prompt: str | None = None
@@ -35,13 +38,13 @@ class ImageGenerateRequest(Extensions):
 
     prompt: str | None = None  # required; checked in rules so a null says "missing"
     model: str | None = None
-    n: int | None = Field(default=None, ge=1, le=10)
+    n: int | None = Field(default=None, ge=1, le=MAX_N)
     quality: Literal["standard", "hd", "low", "medium", "high", "auto"] | None = None
     response_format: Literal["url", "b64_json"] | None = None
     output_format: Literal["png", "jpeg", "webp"] | None = None
     output_compression: int | None = Field(default=None, ge=0, le=100)
     stream: bool | None = None
-    partial_images: int | None = Field(default=None, ge=0, le=3)
+    partial_images: int | None = Field(default=None, ge=0, le=MAX_PARTIAL_IMAGES)
     size: str | None = None
     moderation: Literal["low", "auto"] | None = None
     background: Literal["transparent", "opaque", "auto"] | None = None
