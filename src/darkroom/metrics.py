@@ -36,6 +36,16 @@ Two sources feed them:
                                                                         a crash now would lose (`store/ledger.py`)
     darkroom_ledger_rows_dropped_total                        counter    rows refused: the ledger held its maximum
 
+With `darkroom serve --ray` the figures above are summed over each model deployment's replicas, and
+each replica's own are added (`scaleout/board.py`):
+
+    darkroom_replicas{worker}                                 gauge      live replicas of the deployment
+    darkroom_replica_queue_depth{worker,replica,node}         gauge      jobs waiting in that replica
+    darkroom_replica_work{worker,replica,node}                gauge      megapixel-steps queued and running:
+                                                                        what the autoscaler sees
+    darkroom_replica_engine_calls_total{worker,replica,node}  counter
+    darkroom_replica_batch_images{worker,replica,node}        histogram  images per engine call
+
 An upstream model's `worker` is its forwarding gate (`scheduling/gate.py`): queue depth and calls are
 its upstream calls waiting and made.
 
@@ -59,6 +69,7 @@ from prometheus_client.core import (
 )
 
 from .record import RequestRecord
+from .scheduling.figures import figures_of
 
 if TYPE_CHECKING:
     from .routing import Router
@@ -192,8 +203,9 @@ class WorkerCollector:
         rejected = CounterMetricFamily("darkroom_jobs_rejected", "Jobs refused because the queue was full (503).",
                                        labels=labels)
         batches = HistogramMetricFamily("darkroom_batch_images", "Images per engine call.", labels=labels)
-        for worker in self.workers():
-            figures, names = worker.figures, [worker.name, worker.engine.name]
+        workers = list(self.workers())
+        for worker in workers:
+            figures, names = figures_of(worker), [worker.name, worker.engine.name]
             depth.add_metric(names, figures.queue_depth)
             calls.add_metric(names, figures.engine_calls)
             stopped.add_metric(names, figures.stopped_early)
@@ -204,6 +216,34 @@ class WorkerCollector:
             tally = figures.batch_images
             batches.add_metric(names, _buckets(tally.counts), sum_value=tally.total)
         yield from (depth, calls, stopped, cancelled, timed_out, rejected, batches)
+        remote = [worker for worker in workers if hasattr(worker, "replicas")]
+        if remote:
+            yield from _replica_metrics(remote)
+
+
+def _replica_metrics(workers: list) -> Iterator[Metric]:
+    """With `--ray`: each model deployment's live replicas, and each replica's own figures (`scaleout/board.py`)."""
+    labels = ["worker", "replica", "node"]
+    count = GaugeMetricFamily("darkroom_replicas", "Live replicas of the model deployment (with --ray).",
+                              labels=["worker"])
+    depth = GaugeMetricFamily("darkroom_replica_queue_depth", "Jobs waiting in one model replica's queue.",
+                              labels=labels)
+    work = GaugeMetricFamily("darkroom_replica_work", "Megapixel-steps queued and running in one model replica "
+                             "(what the autoscaler sees).", labels=labels)
+    calls = CounterMetricFamily("darkroom_replica_engine_calls", "Engine calls (batches) one model replica made.",
+                                labels=labels)
+    batches = HistogramMetricFamily("darkroom_replica_batch_images", "Images per engine call of one model replica.",
+                                    labels=labels)
+    for worker in workers:
+        count.add_metric([worker.name], len(worker.replicas))
+        for replica, report in worker.replicas.items():
+            names = [worker.name, replica, report.node]
+            depth.add_metric(names, report.figures.queue_depth)
+            work.add_metric(names, report.work)
+            calls.add_metric(names, report.figures.engine_calls)
+            tally = report.figures.batch_images
+            batches.add_metric(names, _buckets(tally.counts), sum_value=tally.total)
+    yield from (count, depth, work, calls, batches)
 
 
 def _buckets(counts: dict[int, int]) -> list[tuple[str, float]]:

@@ -87,8 +87,11 @@ def test_build_sets_each_deployment_from_darkroom_settings(tmp_path):
     ingress = build({"config": str(path)})._bound_deployment
     assert (ingress.name, ingress.num_replicas) == ("api", 2)
     assert ingress._deployment_config.graceful_shutdown_timeout_s == 130  # not Ray's 20 s
-    config, models = ingress.init_args
+    config, models, board = ingress.init_args
     assert config == str(path) and set(models) == {"dall-e-2", "big"}
+    board = board._bound_deployment  # the figures deployment: one replica, no CPU, shared by all
+    assert (board.name, board.num_replicas, board.ray_actor_options["num_cpus"]) == ("figures", 1, 0)
+    assert models["big"]._bound_deployment.init_args[2]._bound_deployment is board
     big = models["big"]._bound_deployment
     assert big.name == "model-big"
     assert (big.max_ongoing_requests, big.max_queued_requests) == (3, 7)

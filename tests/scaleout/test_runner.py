@@ -21,6 +21,7 @@ import numpy as np
 import openai
 import pytest
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import LiveServer, create_key, stop_server
 from ..images import decode_b64
@@ -129,7 +130,7 @@ def test_a_flood_gets_503_with_retry_after_never_a_hang_or_500(server):
 
 
 def test_a_client_that_disconnects_cancels_its_call_on_the_model_replica(server):
-    before = server.log().count("CALL run CANCELLED")
+    before = _cancelled(server)
     # n=10: far more work than the disconnect takes to reach the replica, even on a loaded machine
     body = {"model": "flood", "prompt": PROMPT, "size": "1536x1024", "n": 10, "quality": "high", "stream": True,
             "partial_images": 3}
@@ -141,11 +142,42 @@ def test_a_client_that_disconnects_cancels_its_call_on_the_model_replica(server)
                 if "image_generation.partial_image" in line:
                     break
         # leaving the block closes the connection before the images are done
-    for _ in range(300):  # Ray's replica log reaches the server's log in batches
-        if server.log().count("CALL run CANCELLED") > before:
+    for _ in range(300):  # the replica posts its figures every second
+        if _cancelled(server) > before:
             return
         time.sleep(0.2)
     raise AssertionError("the model replica never saw its call cancelled:\n" + server.log()[-3000:])
+
+
+def _cancelled(server: LiveServer) -> int:
+    """Jobs the flood model's replicas dropped or stopped because their client left (their own figures)."""
+    replicas = _health(server)["workers"]["flood"]["replicas"]
+    return sum(r["cancelled_queued"] + r["cancelled_running"] for r in replicas.values())
+
+
+def _health(server: LiveServer) -> dict:
+    return httpx.get(f"{server.base_url}/health", timeout=5).json()
+
+
+def test_health_and_metrics_show_each_model_replica(server, client):
+    client.images.generate(model="flood", prompt=PROMPT, size="1024x1024", quality="low", n=2)
+    for _ in range(50):  # the replica posts its figures every second
+        replicas = _health(server)["workers"]["flood"]["replicas"]
+        if replicas and next(iter(replicas.values()))["engine_calls"] >= 1:
+            break
+        time.sleep(0.2)
+    assert len(replicas) == 1, replicas
+    (replica_id, figures), = replicas.items()
+    assert figures["node"] and figures["work"] == 0 and figures["batch_images"]["count"] >= 1
+    summed = _health(server)["workers"]["flood"]
+    assert summed["engine_calls"] >= figures["engine_calls"]  # the deployment's sum (the one replica, by now)
+    samples = {(s.name, s.labels.get("worker"), s.labels.get("replica")): (s.value, s.labels)
+               for family in text_string_to_metric_families(httpx.get(f"{server.base_url}/metrics", timeout=5).text)
+               for s in family.samples}
+    assert samples["darkroom_replicas", "flood", None][0] == 1
+    calls, labels = samples["darkroom_replica_engine_calls_total", "flood", replica_id]
+    assert calls >= 1 and labels["node"] == figures["node"]
+    assert samples["darkroom_engine_calls_total", "flood", None][0] >= calls  # summed over the replicas
 
 
 def test_a_replica_killed_mid_request_gives_a_clean_answer_then_recovers(server, client):
@@ -190,10 +222,9 @@ def test_sigterm_drains_and_exits_0(postgres, s3_endpoint, tmp_path_factory, ser
 
 
 def _wait_until_busy(server: LiveServer, worker: str = "dall-e-2") -> None:
-    """Until the ingress has a job out at the model's deployment (its worker's queue_depth)."""
+    """Until the ingress has a job out at the model's deployment (`sent`)."""
     for _ in range(400):
-        workers = httpx.get(f"{server.base_url}/health", timeout=5).json()["workers"]
-        if workers[worker]["queue_depth"] >= 1:
+        if _health(server)["workers"][worker]["sent"] >= 1:
             return
         time.sleep(0.05)
     raise AssertionError("the request never reached the model deployment")

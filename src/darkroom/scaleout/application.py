@@ -8,6 +8,8 @@ KubeRay's `serveConfigV2` points `import_path` here, with `args: {config: <TOML 
 - one deployment per local engine instance (`model-<name>`: each configured model; `model-dall-e-2`
   holds the default catalog's shared sketch engine), whose replicas run `ModelReplica`. Upstream
   models have none: the ingress forwards them itself, as one process does.
+- `figures`: one replica, no CPU, where model replicas post their figures for the ingress's `/health`
+  and `/metrics` (`board.py`).
 
 Ray's defaults are set from Darkroom's settings: `max_ongoing_requests` per model replica
 (`ray_max_ongoing_requests`, 5) with a bounded queue in front (`max_queue`, then 503), the graceful
@@ -24,6 +26,7 @@ from ..catalog import Catalog, build_catalog
 from ..config import ModelConfig, Settings, load_settings
 from . import require_ray
 from .autoscaling import autoscaling_config
+from .board import FiguresBoard
 from .replica import ModelReplica
 from .requirements import check_shared_state
 
@@ -38,6 +41,8 @@ def build(args: dict[str, Any]) -> Any:
     check_shared_state(settings)
     catalog = build_catalog(settings)
     grace = settings.ray_graceful_shutdown
+    board = serve.deployment(FiguresBoard, name="figures", num_replicas=1, ray_actor_options={"num_cpus": 0},
+                             max_ongoing_requests=INGRESS_MAX_ONGOING).bind()
     models = {}
     for name in engine_models(catalog):
         own = next((m for m in settings.models if m.name == name), None) or ModelConfig(name=name)
@@ -45,11 +50,11 @@ def build(args: dict[str, Any]) -> Any:
             ModelReplica, name=deployment_name(name), ray_actor_options=actor_options(own),
             max_ongoing_requests=settings.ray_max_ongoing_requests, max_queued_requests=own.max_queue,
             graceful_shutdown_timeout_s=grace, graceful_shutdown_wait_loop_s=1.0, **replica_count(own),
-        ).bind(config, name)
+        ).bind(config, name, board)
     ingress = serve.deployment(serve.ingress()(Ingress), name="api", num_replicas=settings.ray_ingress_replicas,
                                max_ongoing_requests=INGRESS_MAX_ONGOING, graceful_shutdown_timeout_s=grace,
                                graceful_shutdown_wait_loop_s=1.0)
-    return ingress.bind(config, models)
+    return ingress.bind(config, models, board)
 
 
 def engine_models(catalog: Catalog) -> list[str]:
@@ -82,9 +87,10 @@ def replica_count(model: ModelConfig) -> dict[str, Any]:
 class Ingress:
     """The `api` deployment: Darkroom's FastAPI app, its engine workers sending jobs to the models."""
 
-    def __init__(self, config: str | None, models: dict[str, Any]) -> None:
+    def __init__(self, config: str | None, models: dict[str, Any], board: Any = None) -> None:
         self.settings: Settings = load_settings(config)
         self.models = models  # model name -> DeploymentHandle
+        self.board = board  # the figures deployment's handle
 
     def __serve_build_asgi_app__(self) -> Any:
         from ..api.app import create_app
@@ -95,5 +101,6 @@ class Ingress:
         for spec in app.state.catalog:
             worker = service.workers[id(spec.engine)]
             if spec.name in self.models:
-                service.workers[id(spec.engine)] = RemoteWorker(spec.engine, self.models[spec.name], worker.name)
+                service.workers[id(spec.engine)] = RemoteWorker(spec.engine, self.models[spec.name], worker.name,
+                                                                self.board, deployment_name(spec.name))
         return app

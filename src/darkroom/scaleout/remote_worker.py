@@ -15,7 +15,14 @@ Ray's errors become Darkroom's at this boundary:
     anything else from the replica                         500 (the engine failed)
 
 Cancelling the task that awaits `ticket.result()` (the client went away, or its deadline passed)
-cancels the remote call, which cancels the job in the replica's worker (`replica.py`).
+cancels the remote call (explicitly: cancelling the task that iterates a Serve response does not reach
+the replica by itself), which cancels the job in the replica's worker (`replica.py`).
+
+Figures: this worker's own `figures` count what happens here (back-pressure refusals, timeouts,
+encoding); what happens in the model replicas (their queues, engine calls, batches, cancellations) comes
+from the `figures` deployment (`board.py`), read every `REPORT_SECONDS` into `replicas`, one
+`ReplicaReport` per live replica. `/health` and `/metrics` show both (`scheduling.figures.figures_of`).
+A refusal's Retry-After is the soonest any replica expects its queue to drain.
 
 Images come back as the engine's pixel arrays (pickled by Ray), so the ingress's post-processing is
 the single process's own; they are copied once here, since Ray's arrays are read-only.
@@ -35,6 +42,7 @@ from ..engines.base import Engine, Generation, GenerationJob
 from ..errors import DarkroomError, ServerError, ServiceUnavailable
 from ..scheduling.figures import WorkerFigures
 from ..scheduling.worker import Ticket
+from .board import REPORT_SECONDS, ReplicaReport
 from .replica import rebuild_error
 
 log = logging.getLogger("darkroom.scaleout")
@@ -57,48 +65,55 @@ class RemoteTicket(Ticket):
 class RemoteWorker:
     """Submits an engine's jobs to its model deployment (`handle`: a Serve DeploymentHandle)."""
 
-    def __init__(self, engine: Engine, handle: Any, name: str) -> None:
+    def __init__(self, engine: Engine, handle: Any, name: str, board: Any = None, deployment: str = "") -> None:
         self.engine = engine
         self.name = name
+        self.deployment = deployment
         self.figures = WorkerFigures()
+        self.replicas: dict[str, ReplicaReport] = {}  # by replica id, from the board
         self._handle = handle.options(stream=True)
         self._ready = handle.options(method_name="ready")
+        self._board = board
+        self._reading: asyncio.Task | None = None
         self._pending = 0
 
     def submit(self, job: GenerationJob) -> Ticket:
         task = asyncio.get_running_loop().create_task(self._call(job))
         ticket = RemoteTicket(job, None, task)
         self._pending += 1
-        self.figures.queue_depth = self._pending
         task.add_done_callback(lambda _: self._finished())
         return ticket
 
     def _finished(self) -> None:
         self._pending -= 1
-        self.figures.queue_depth = self._pending
 
     async def _call(self, job: GenerationJob) -> Generation:
         on_partial = job.on_partial
         job = dataclasses.replace(job, on_partial=None)  # callbacks stay here; partials come back as messages
         for attempt in (1, 2):
             streamed = False
+            response = self._handle.options(method_name="run").remote(job, on_partial is not None)
             try:
-                async for message in self._handle.options(method_name="run").remote(job, on_partial is not None):
+                async for message in response:
                     if message[0] == "partial":
                         streamed = True
                         assert on_partial is not None
                         image, index, pixels = message[1:]
                         on_partial(image, index, np.array(pixels))
                     elif message[0] == "done":
-                        self.figures.queue_wait.add(message[2])
                         return _writable(message[1])
                     else:
                         raise rebuild_error(*message[1:])
                 raise ServerError("The model replica ended the request without a result.")
-            except (DarkroomError, asyncio.CancelledError):
+            except asyncio.CancelledError:
+                response.cancel()  # the replica's generator is cancelled at its next await
+                raise
+            except DarkroomError:
                 raise
             except Exception as exc:
-                mapped = translate(exc)
+                mapped = translate(exc, self.retry_after())
+                if mapped.code == "server_overloaded":
+                    self.figures.rejected += 1
                 if attempt == 1 and not streamed and _replica_lost(exc):
                     log.warning("worker %s: a model replica failed before streaming (%s); retrying once", self.name,
                                 type(exc).__name__)
@@ -126,13 +141,28 @@ class RemoteWorker:
         return False
 
     def retry_after(self) -> int:
-        return RETRY_AFTER_SECONDS
+        """The soonest any replica expects its queue to drain (`RETRY_AFTER_SECONDS` before any report)."""
+        return min((r.retry_after for r in self.replicas.values()), default=RETRY_AFTER_SECONDS)
 
     def start(self) -> None:
-        pass
+        if self._board is not None:
+            self._reading = asyncio.get_running_loop().create_task(self._read_board())
 
     async def stop(self, wait: float = 0) -> None:
-        pass
+        if self._reading is not None:
+            self._reading.cancel()
+
+    async def _read_board(self) -> None:
+        failing = False
+        while True:
+            try:
+                self.replicas = await self._board.read.remote(self.deployment)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - figures only: keep the last ones, try again
+                if not failing:
+                    log.warning("worker %s: could not read the replicas' figures (%s)", self.name, exc)
+                failing = True
+            await asyncio.sleep(REPORT_SECONDS)
 
     async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
         """The loader's "load": the engine loads in the model's replicas, not here; wait until one is up."""
@@ -151,12 +181,12 @@ def _replica_lost(exc: Exception) -> bool:
     return isinstance(exc, (exceptions.RayActorError, exceptions.ActorUnavailableError))
 
 
-def translate(exc: Exception) -> DarkroomError:
+def translate(exc: Exception, retry_after: int = RETRY_AFTER_SECONDS) -> DarkroomError:
     """A Ray error from a model deployment's call, as the Darkroom error the client gets."""
     from ray import exceptions
     from ray.serve import exceptions as serve_exceptions
 
-    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    retry = {"Retry-After": str(retry_after)}
     if isinstance(exc, serve_exceptions.BackPressureError):
         error = ServiceUnavailable("The server is busy: every replica of this model is full. Retry shortly.",
                                    code="server_overloaded", headers=retry)

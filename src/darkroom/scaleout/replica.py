@@ -21,12 +21,14 @@ process: a queued job leaves the queue, and a running engine call whose jobs are
 its next step (`should_stop`).
 
 `record_autoscaling_stats` reports the work queued and running here in megapixel-steps, for the
-autoscaling policy (`autoscaling.py`).
+autoscaling policy (`autoscaling.py`). The same work, the worker's figures and its Retry-After estimate
+are posted every second to the `figures` deployment (`board.py`), for `/health` and `/metrics`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -38,6 +40,7 @@ from ..config import load_settings
 from ..engines.base import GenerationJob
 from ..errors import DarkroomError, ServiceUnavailable
 from ..scheduling.worker import EngineWorker, Ticket
+from .board import REPORT_SECONDS, ReplicaReport
 
 log = logging.getLogger("darkroom.scaleout")
 DEFAULT_STEPS = 25  # a job without `steps` (the engine's preset) counts as this many for the autoscaler
@@ -46,7 +49,7 @@ DEFAULT_STEPS = 25  # a job without `steps` (the engine's preset) counts as this
 class ModelReplica:
     """The body of one model deployment (`application.py` wraps it with `serve.deployment`)."""
 
-    async def __init__(self, config: str | None, model: str) -> None:
+    async def __init__(self, config: str | None, model: str, board: Any = None) -> None:
         settings = load_settings(config)
         spec = build_catalog(settings).find(model)
         if spec is None:
@@ -57,7 +60,29 @@ class ModelReplica:
         self.worker.start()
         await self.worker.run_in_engine_thread(self.engine.load)  # torch work stays on the worker's thread
         self._tickets: set[Ticket] = set()
+        self._posting = asyncio.get_running_loop().create_task(self._post_figures(board)) if board else None
         log.info("replica of %s ready (engine %s)", model, self.engine.name)
+
+    async def _post_figures(self, board: Any) -> None:
+        """Post this replica's figures to the board every `REPORT_SECONDS`, for as long as it runs."""
+        import ray
+        from ray import serve
+
+        context = serve.get_replica_context()
+        node = ray.get_runtime_context().get_node_id()
+        failing = False
+        while True:
+            # a copy: Ray may pickle it on another thread while this loop goes on writing the figures
+            report = ReplicaReport(copy.deepcopy(self.worker.figures), self.queued_work(), self.worker.retry_after(),
+                                   node)
+            try:
+                await board.post.remote(context.deployment, context.replica_tag, report)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - figures only: try again next time
+                if not failing:
+                    log.warning("replica of %s: could not post its figures (%s)", self.model, exc)
+                failing = True
+            await asyncio.sleep(REPORT_SECONDS)
 
     async def run(self, job: GenerationJob, partials: bool) -> AsyncIterator[tuple]:
         loop = asyncio.get_running_loop()

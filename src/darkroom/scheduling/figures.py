@@ -4,7 +4,9 @@ at scrape time). They are written on the event loop only, never from engine thre
 from __future__ import annotations
 
 import collections
+import copy
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -20,6 +22,12 @@ class Stat:
         self.count += 1
         self.total += value
         self.recent.append(value)
+
+    def absorb(self, other: Stat) -> None:
+        """Add `other`'s samples to these (the figures of several replicas, as one)."""
+        self.count += other.count
+        self.total += other.total
+        self.recent.extend(other.recent)
 
     def summary(self) -> dict[str, float]:
         if not self.recent:
@@ -40,6 +48,10 @@ class Tally(Stat):
         super().add(value)
         self.counts[int(value)] += 1
 
+    def absorb(self, other: Stat) -> None:
+        super().absorb(other)
+        self.counts.update(getattr(other, "counts", {}))
+
 
 @dataclass
 class WorkerFigures:
@@ -57,6 +69,25 @@ class WorkerFigures:
     engine_seconds: Stat = field(default_factory=Stat)  # per engine call
     encode_seconds: Stat = field(default_factory=Stat)  # per request
 
+    def absorb(self, other: WorkerFigures) -> None:
+        """Add `other`'s counts and samples to these; `stuck` if either is."""
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in SAMPLES:
+            getattr(self, name).absorb(getattr(other, name))
+        self.stuck = self.stuck or other.stuck
+
+    def plus(self, others: Iterable[WorkerFigures]) -> WorkerFigures:
+        """These figures with `others` added (a remote worker's, with its model replicas'), as a new object;
+        these very figures when there are no others."""
+        others = list(others)
+        if not others:
+            return self
+        total = copy.deepcopy(self)
+        for other in others:
+            total.absorb(other)
+        return total
+
     def brief(self) -> str:
         return (f"cancelled so far: {self.cancelled_queued} queued, {self.cancelled_running} running, "
                 f"{self.stopped_early} stopped early")
@@ -70,3 +101,16 @@ class WorkerFigures:
             "queue_wait_seconds": self.queue_wait.summary(), "batch_images": self.batch_images.summary(),
             "engine_seconds": self.engine_seconds.summary(), "encode_seconds": self.encode_seconds.summary(),
         }
+
+
+COUNTS = ("queue_depth", "engine_calls", "rejected", "cancelled_queued", "cancelled_running", "stopped_early",
+          "timed_out", "stuck_calls")
+SAMPLES = ("queue_wait", "batch_images", "engine_seconds", "encode_seconds")
+
+
+def figures_of(worker: object) -> WorkerFigures:
+    """A worker's figures as `/health` and `/metrics` show them: its own, plus those its model replicas
+    reported when it is a `scaleout.RemoteWorker` (whose `replicas` holds them; in-process workers have
+    none)."""
+    own: WorkerFigures = worker.figures  # type: ignore[attr-defined]
+    return own.plus(report.figures for report in getattr(worker, "replicas", {}).values())
