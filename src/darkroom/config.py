@@ -98,6 +98,10 @@ class ModelConfig(BaseModel):
     # Megapixel-steps of queued plus running work per replica the autoscaler aims at (`scaleout/
     # autoscaling.py`). 100: about four 1024x1024 images at 25 steps, a few seconds of one GPU.
     target_work_per_replica: float = Field(default=100.0, gt=0)
+    # How long the work must call for more (or fewer) replicas before the autoscaler acts: up soon (a
+    # burst of 1-120 s jobs is real work), down late (a replica takes seconds to minutes to load).
+    scale_up_delay_seconds: float = Field(default=2.0, ge=0)
+    scale_down_delay_seconds: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _dalle_is_opaque(self) -> "ModelConfig":

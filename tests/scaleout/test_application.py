@@ -36,9 +36,11 @@ def test_resources_pin_a_model_and_are_not_engine_options():
 
 def test_fixed_or_autoscaled_replicas():
     assert replica_count(ModelConfig(name="m", min_replicas=2, max_replicas=2)) == {"num_replicas": 2}
-    scaled = replica_count(ModelConfig(name="m", min_replicas=1, max_replicas=3, target_work_per_replica=50))
+    scaled = replica_count(ModelConfig(name="m", min_replicas=1, max_replicas=3, target_work_per_replica=50,
+                                       scale_down_delay_seconds=5))
     config = scaled["autoscaling_config"]
     assert (config["min_replicas"], config["max_replicas"]) == (1, 3)
+    assert (config["upscale_delay_s"], config["downscale_delay_s"]) == (2.0, 5.0)
     assert config["policy"] == {"policy_function": POLICY, "policy_kwargs": {"target_work_per_replica": 50}}
 
 
@@ -62,9 +64,10 @@ def test_work_counts_pixels_images_and_steps():
 
 
 class _Context:
-    def __init__(self, work, target=1):
-        self.aggregated_metrics = {"work": work} if work is not None else {}
+    def __init__(self, work, target=1, jobs=None, queued=0):
+        self.aggregated_metrics = {"work": work, "jobs": jobs or {}} if work is not None else {}
         self.target_num_replicas = target
+        self.total_queued_requests = queued
         self.policy_state = {}
 
 
@@ -74,6 +77,14 @@ def test_the_policy_asks_for_replicas_by_work():
     assert policy(_Context({"a": 0.0}))[0] == 0  # Ray's min_replicas bound keeps the floor
     assert policy(_Context(None, target=2))[0] == 2  # no figures yet: keep the count
     assert replicas_for(1, 100) == 1
+
+
+def test_requests_queued_in_front_of_the_replicas_count_as_their_mean_job():
+    policy = WorkPolicy(target_work_per_replica=100)
+    # two replicas hold 4 jobs, 200 megapixel-steps: 50 a job; 4 more wait in Ray's queue: 200 more
+    assert policy(_Context({"a": 100.0, "b": 100.0}, jobs={"a": 2, "b": 2}, queued=4))[0] == 4
+    assert policy(_Context({"a": 100.0}, jobs={"a": 2}, queued=lambda: 2))[0] == 2  # Ray may pass a callable
+    assert policy(_Context({"a": 0.0}, jobs={"a": 0}, queued=3))[0] == 3  # none held: a target's worth each
 
 
 def test_build_sets_each_deployment_from_darkroom_settings(tmp_path):

@@ -3,6 +3,8 @@ official Python SDK: generations, streams with partials, edits, the error envelo
 PostgreSQL, a flood answered with 503s and Retry-After, a model replica killed mid-request (a clean
 answer, then a new replica serves), and SIGTERM draining to exit 0.
 
+The `elastic` model autoscales between 1 and 2 replicas, with short delays so that the test sees both ways.
+
 The `flood` model is a sketch engine of its own with room for one request in its replica and one in Ray's
 queue in front of it (ray_max_ongoing_requests = 1, max_queue = 1): a burst of large requests overflows it.
 """
@@ -14,6 +16,7 @@ import io
 import os
 import re
 import signal
+import threading
 import time
 
 import httpx
@@ -35,6 +38,15 @@ name = "flood"
 engine = "sketch"
 max_queue = 1
 num_cpus = 0  # the api and the default sketch deployment take the 2 CPUs of a small machine
+[[models]]
+name = "elastic"
+engine = "sketch"
+num_cpus = 0
+min_replicas = 1
+max_replicas = 2
+target_work_per_replica = 50  # one 1536x1024 job of 4 images counts 157 megapixel-steps: 2 replicas
+scale_up_delay_seconds = 0.5
+scale_down_delay_seconds = 2
 """
 
 
@@ -178,6 +190,40 @@ def test_health_and_metrics_show_each_model_replica(server, client):
     calls, labels = samples["darkroom_replica_engine_calls_total", "flood", replica_id]
     assert calls >= 1 and labels["node"] == figures["node"]
     assert samples["darkroom_engine_calls_total", "flood", None][0] >= calls  # summed over the replicas
+
+
+def test_autoscaling_adds_a_replica_under_load_and_removes_it_when_idle(server):
+    stop, statuses = threading.Event(), []
+
+    def load() -> None:
+        while not stop.is_set():
+            statuses.append(_post(server, {"model": "elastic", "prompt": PROMPT, "size": "1536x1024", "n": 4,
+                                           "quality": "high"}).status_code)
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        clients = [pool.submit(load) for _ in range(3)]
+        try:
+            grew = _wait_for_replicas(server, "elastic", 2)
+        finally:
+            stop.set()
+        for done in clients:
+            done.result()
+    assert grew, "the deployment never grew to 2 replicas under load"
+    assert _wait_for_replicas(server, "elastic", 1), "the deployment never shrank back to 1 replica when idle"
+    assert statuses and set(statuses) == {200}, statuses  # nothing lost while replicas came and went
+    answer = _post(server, {"model": "elastic", "prompt": PROMPT, "size": "1024x1024", "quality": "low"})
+    assert answer.status_code == 200
+
+
+def _wait_for_replicas(server: LiveServer, worker: str, count: int, timeout: float = 90) -> bool:
+    """Until the deployment has `count` live replicas (each posts its figures every second; one that
+    stopped leaves the board 5 s later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_health(server)["workers"][worker]["replicas"]) == count:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def test_a_replica_killed_mid_request_gives_a_clean_answer_then_recovers(server, client):

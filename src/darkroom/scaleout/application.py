@@ -81,7 +81,8 @@ def replica_count(model: ModelConfig) -> dict[str, Any]:
     if model.min_replicas == model.max_replicas:
         return {"num_replicas": model.max_replicas}
     return {"autoscaling_config": autoscaling_config(model.min_replicas, model.max_replicas,
-                                                     model.target_work_per_replica)}
+                                                     model.target_work_per_replica, model.scale_up_delay_seconds,
+                                                     model.scale_down_delay_seconds)}
 
 
 class Ingress:

@@ -2,11 +2,19 @@
 
 Ray's default policy divides ongoing requests by a target per replica, which cannot tell a 4-step
 512x512 job from a 50-step 2048x2048 one (a factor of 200 in work). Each replica reports the work it
-holds, queued plus running, in megapixel-steps (`ModelReplica.record_autoscaling_stats`); this policy
-(Ray 2.60's `AutoscalingPolicy(policy_function=...)`, which gets those figures, averaged over Ray's
-look-back window, in `ctx.aggregated_metrics`) asks for enough replicas that each holds about
-`target_work_per_replica`. Ray then applies the deployment's bounds and its up- and down-scaling
-delays. Without figures yet (a replica just started), it keeps the current count.
+holds, queued plus running, in megapixel-steps, and how many jobs that is
+(`ModelReplica.record_autoscaling_stats`); this policy (Ray 2.60's
+`AutoscalingPolicy(policy_function=...)`, which gets those figures, averaged over Ray's look-back
+window, in `ctx.aggregated_metrics`) asks for enough replicas that each holds about
+`target_work_per_replica`. Requests still waiting in Ray's queue in front of the replicas (every
+replica at `ray_max_ongoing_requests`) are not in any replica's figures: each counts as the mean work
+of the jobs the replicas hold (their sizes are not known before a replica takes them), or as one
+target's worth when the replicas hold none. Ray then applies the deployment's bounds and its up- and
+down-scaling delays. Without figures yet (a replica just started), it keeps the current count.
+
+Replicas push their figures to Ray's controller every `RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S`
+(Ray's default 10 s; `darkroom serve --ray` sets 2 s unless it is set): with the 2 s up-scaling delay, a
+burst asks for a new replica about 4 s after it starts.
 """
 
 from __future__ import annotations
@@ -29,20 +37,26 @@ class WorkPolicy:
         self.target = target_work_per_replica
 
     def __call__(self, ctx: Any) -> tuple[int, dict[str, Any]]:
-        """The replica count the reported work calls for."""
-        figures = (ctx.aggregated_metrics or {}).get("work")
+        """The replica count the reported work (and the requests queued in front of it) calls for."""
+        metrics = ctx.aggregated_metrics or {}
+        figures = metrics.get("work")
         if not figures:
             return ctx.target_num_replicas, ctx.policy_state
-        return replicas_for(sum(figures.values()), self.target), ctx.policy_state
+        work, jobs = sum(figures.values()), sum((metrics.get("jobs") or {}).values())
+        queued = ctx.total_queued_requests
+        queued = (queued() if callable(queued) else queued) or 0
+        return replicas_for(work + queued * (work / jobs if jobs else self.target), self.target), ctx.policy_state
 
 
-def autoscaling_config(min_replicas: int, max_replicas: int, target_work: float) -> dict[str, Any]:
-    """Serve's `autoscaling_config` for one model deployment.
+def autoscaling_config(min_replicas: int, max_replicas: int, target_work: float, upscale_delay: float = 2.0,
+                       downscale_delay: float = 60.0) -> dict[str, Any]:
+    """Serve's `autoscaling_config` for one model deployment (the delays: `scale_up_delay_seconds` and
+    `scale_down_delay_seconds` of the model's config).
 
-    Delays: up after 2 s of more work than the replicas hold (a job takes 1-120 s, so a burst is real
+    Defaults: up after 2 s of more work than the replicas hold (a job takes 1-120 s, so a burst is real
     work), down after 60 s idle (a model's replica takes seconds to minutes to load)."""
     return {
         "min_replicas": min_replicas, "max_replicas": max_replicas, "initial_replicas": min_replicas or 1,
-        "look_back_period_s": 5.0, "upscale_delay_s": 2.0, "downscale_delay_s": 60.0,
+        "look_back_period_s": 5.0, "upscale_delay_s": upscale_delay, "downscale_delay_s": downscale_delay,
         "policy": {"policy_function": POLICY, "policy_kwargs": {"target_work_per_replica": target_work}},
     }

@@ -126,7 +126,7 @@ class ModelReplica:
         return sum(job_work(t.job) for t in self._tickets if not t.cancelled)
 
     def record_autoscaling_stats(self) -> dict[str, float]:
-        return {"work": self.queued_work()}
+        return {"work": self.queued_work(), "jobs": sum(1 for t in self._tickets if not t.cancelled)}
 
     async def ready(self) -> bool:
         return True

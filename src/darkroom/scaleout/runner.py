@@ -3,7 +3,8 @@
 The Serve HTTP proxy listens on the server's host and port. On SIGTERM (or Ctrl-C) the application is
 deleted: Serve stops routing to it and gives each replica up to `ray_graceful_shutdown_seconds` to
 finish its requests before the process exits 0. Ray's usage statistics are off unless
-RAY_USAGE_STATS_ENABLED says otherwise, and no dashboard is started.
+RAY_USAGE_STATS_ENABLED says otherwise, and no dashboard is started. Replicas push their autoscaling
+figures every 2 s (RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S, unless set; Ray's is 10 s).
 
 DARKROOM_* variables of this process reach the replicas (Ray's `runtime_env`), so they read the same
 settings as this process from the same config file.
@@ -29,15 +30,17 @@ from .application import build
 
 log = logging.getLogger("darkroom.scaleout")
 APP_NAME = "darkroom"
+PUSH_INTERVAL = "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S"
 
 
 def serve_ray(settings: Settings, config: str | None) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault(PUSH_INTERVAL, "2")  # Ray's 10 s would hold a burst back for 10 s (`autoscaling.py`)
     serve = require_ray()
     import ray
 
     started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if k.startswith("DARKROOM_")}
+    env = {k: v for k, v in os.environ.items() if k.startswith("DARKROOM_") or k == PUSH_INTERVAL}
     ray.init(address=settings.ray_address or "local", include_dashboard=False, logging_level=logging.WARNING,
              runtime_env={"env_vars": env} if env else None)
     port = settings.port or _free_port(settings.host)
