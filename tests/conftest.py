@@ -151,3 +151,57 @@ def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny-pipelines")
     return {"sd": build_tiny_sd(root / "sd"), "flux": build_tiny_flux(root / "flux")}
+
+
+def diffusers_model(name: str, path, family: str = "gpt-image", **extra) -> str:
+    """A `[[models]]` block serving the tiny pipeline at `path` on the CPU, with presets of 1, 2 and 3 steps;
+    `extra` are more `key = value` lines (values as TOML: `max_queue=1`, `native_size='"256x256"'`)."""
+    lines = [f'name = "{name}"', 'engine = "diffusers"', f'family = "{family}"', f'path = "{path}"',
+             "local_files_only = true", 'device = "cpu"',
+             "presets = { low = { steps = 1 }, medium = { steps = 2 }, high = { steps = 3 } }",
+             *(f"{key} = {value}" for key, value in extra.items())]
+    return "[[models]]\n" + "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def diffusers_server(tiny_pipelines, tmp_path_factory):
+    """One `darkroom serve` with the tiny pipelines, shared by the modules that need diffusers models but no
+    server-wide setting of their own: a diffusers server takes about 15 s to start, most of it importing
+    torch and diffusers. The server's API key is API_KEY. Each module keeps to its own models (their figures
+    in /health are read as differences, never as totals):
+
+        tiny-sd, tiny-flux, tiny-sd-opaque, tiny-dalle   tests/engines/test_diffusers_live.py
+        tiny-sd, tiny-sd-q1, tiny-sd-batch               tests/engines/test_scheduling_live.py
+        tiny-sd-capped, remote, either                   tests/api/test_models.py
+    """
+    sd, flux = tiny_pipelines["sd"], tiny_pipelines["flux"]
+    config = "\n".join([
+        f'api_keys = ["{API_KEY}"]',
+        diffusers_model("tiny-sd", sd),
+        diffusers_model("tiny-flux", flux, native_size='"256x256"'),
+        diffusers_model("tiny-sd-opaque", sd, transparent_background="false"),
+        diffusers_model("tiny-dalle", sd, family="dall-e-2"),
+        diffusers_model("tiny-sd-q1", sd, max_queue=1),
+        diffusers_model("tiny-sd-batch", sd, max_batch_images=4, batch_window_ms=200),
+        # A pixel cap under every preset size, no warm-up, and presets of 1, 1 and 2 steps.
+        diffusers_model("tiny-sd-capped", sd, warmup="false", max_pixels=262144).replace(
+            "medium = { steps = 2 }, high = { steps = 3 }", "medium = { steps = 1 }, high = { steps = 2 }"),
+        "[[models]]",
+        'name = "remote"',
+        'engine = "upstream"',
+        'family = "gpt-image"',
+        f'base_url = "http://127.0.0.1:{closed_port()}/v1"',  # nothing listens there: every call fails
+        "max_retries = 0",
+        'extensions = ["steps", "negative_prompt"]',
+        "partial_images = false",
+        "",
+        "[[models]]",
+        'name = "either"',
+        'family = "gpt-image"',
+        'targets = ["gpt-image-1", "gpt-image-2"]',
+    ]) + "\n"
+    live = start_server(tmp_path_factory.mktemp("diffusers"), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
+    yield live
+    alive = live.process.poll() is None
+    stop_server(live)
+    assert alive, f"the diffusers server died during the tests:\n{live.log()}"

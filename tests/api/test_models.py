@@ -18,7 +18,6 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import closed_port, start_server, stop_server
 
 ALL_QUALITIES = ("standard", "hd", "low", "medium", "high")
 PROMPT = "a lighthouse on a hill"
@@ -219,47 +218,22 @@ def test_the_families_differ_as_openai_documents(http):
 
 
 @pytest.fixture(scope="module")
-def others(tiny_pipelines, tmp_path_factory):
-    config = f"""
-[[models]]
-name = "tiny-sd"
-engine = "diffusers"
-family = "gpt-image"
-path = "{tiny_pipelines["sd"]}"
-local_files_only = true
-device = "cpu"
-warmup = false
-max_pixels = 262144
-presets = {{ low = {{ steps = 1 }}, medium = {{ steps = 1 }}, high = {{ steps = 2 }} }}
-
-[[models]]
-name = "remote"
-engine = "upstream"
-family = "gpt-image"
-base_url = "http://127.0.0.1:{closed_port()}/v1"
-max_retries = 0
-extensions = ["steps", "negative_prompt"]
-partial_images = false
-
-[[models]]
-name = "either"
-family = "gpt-image"
-targets = ["gpt-image-1", "gpt-image-2"]
-"""
-    live = start_server(tmp_path_factory.mktemp("capabilities"), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
-    with httpx.Client(base_url=live.base_url, timeout=120) as client:
+def others(diffusers_server):
+    """The session's diffusers server (tests/conftest.py): `tiny-sd-capped` (a 262,144-pixel cap, presets of
+    1, 1 and 2 steps), `remote` (an upstream model whose upstream is down) and the route `either`."""
+    with httpx.Client(base_url=diffusers_server.base_url, timeout=120,
+                      headers={"Authorization": f"Bearer {diffusers_server.api_key}"}) as client:
         yield client
-    stop_server(live)
 
 
 def test_a_diffusers_model_advertises_its_engine(others):
-    caps = capabilities_of(others, "tiny-sd")
+    caps = capabilities_of(others, "tiny-sd-capped")
     assert caps["custom_sizes"]["multiple"] == 8 and caps["custom_sizes"]["max_pixels"] == 262144
     assert caps["sizes"] == ["auto"]  # no preset fits its 262,144-pixel cap
     assert {"steps", "guidance_scale", "negative_prompt", "scheduler"} <= set(caps["extensions"])
     assert "euler" in caps["extensions"]["scheduler"]["values"]
-    check_generations(others, "tiny-sd", "diffusers")
-    small = {"prompt": PROMPT, "model": "tiny-sd", "quality": "low"}
+    check_generations(others, "tiny-sd-capped", "diffusers")
+    small = {"prompt": PROMPT, "model": "tiny-sd-capped", "quality": "low"}
     assert others.post("/v1/images/generations", json={**small, "size": "64x72"}).status_code == 200
     refused_size = others.post("/v1/images/generations", json={**small, "size": "64x70"})
     assert refused_size.status_code == 400 and refused_size.json()["error"]["param"] == "size"

@@ -11,30 +11,16 @@ import openai
 import pytest
 from PIL import Image
 
-from ..conftest import API_KEY, start_server, stop_server
+from ..conftest import API_KEY
 from ..images import decode_b64
 
 PROMPT = "a hero image for a todo app"
 
 
-def model_block(name: str, path, **extra: str) -> str:
-    lines = [f'name = "{name}"', 'engine = "diffusers"', 'family = "gpt-image"', f'path = "{path}"',
-             "local_files_only = true", 'device = "cpu"',
-             "presets = { low = { steps = 1 }, medium = { steps = 2 }, high = { steps = 3 } }",
-             *(f"{key} = {value}" for key, value in extra.items())]
-    return "[[models]]\n" + "\n".join(lines) + "\n"
-
-
-@pytest.fixture(scope="module")
-def live(tiny_pipelines, tmp_path_factory):
-    config = f'api_keys = ["{API_KEY}"]\n' + model_block("tiny-sd", tiny_pipelines["sd"]) + model_block(
-        "tiny-flux", tiny_pipelines["flux"], native_size='"256x256"') + model_block(
-        "tiny-sd-opaque", tiny_pipelines["sd"], transparent_background="false")
-    server = start_server(tmp_path_factory.mktemp("diffusers"), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
-    yield server
-    alive = server.process.poll() is None
-    stop_server(server)
-    assert alive, server.log()
+@pytest.fixture()
+def live(diffusers_server):
+    """The session's diffusers server (tests/conftest.py): tiny-sd, tiny-flux, tiny-sd-opaque and tiny-dalle."""
+    return diffusers_server
 
 
 @pytest.fixture()
@@ -272,22 +258,17 @@ def test_streaming_edit_on_flux(client):
     assert pixels(events[-1].b64_json).shape == (256, 256, 3)
 
 
-def test_dalle_family_url_response_from_diffusers(tiny_pipelines, tmp_path):
+def test_dalle_family_url_response_from_diffusers(live):
     """A diffusers model can follow dall-e-2 rules too: url responses, generations and variations."""
     import httpx
 
-    config = model_block("tiny-dalle", tiny_pipelines["sd"]).replace('family = "gpt-image"', 'family = "dall-e-2"')
-    server = start_server(tmp_path, config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
-    try:
-        response = httpx.post(f"{server.v1}/images/generations", timeout=60,
-                              json={"model": "tiny-dalle", "prompt": PROMPT, "size": "256x256"})
-        assert response.status_code == 200, response.text
-        image = Image.open(io.BytesIO(httpx.get(response.json()["data"][0]["url"]).content))
-        assert (image.format, image.size) == ("PNG", (256, 256))
-        with openai.OpenAI(base_url=server.v1, api_key=server.api_key, max_retries=0, timeout=60) as client:
-            varied = client.images.create_variation(model="tiny-dalle", image=("in.png", png_bytes(source_pixels())),
-                                                    n=2, size="256x256", response_format="b64_json")
-        first, second = (pixels(item.b64_json) for item in varied.data)
-        assert first.shape == (256, 256, 3) and not np.array_equal(first, second)
-    finally:
-        stop_server(server)
+    response = httpx.post(f"{live.v1}/images/generations", timeout=60, headers={"Authorization": f"Bearer {API_KEY}"},
+                          json={"model": "tiny-dalle", "prompt": PROMPT, "size": "256x256"})
+    assert response.status_code == 200, response.text
+    image = Image.open(io.BytesIO(httpx.get(response.json()["data"][0]["url"]).content))  # a signed link: no key
+    assert (image.format, image.size) == ("PNG", (256, 256))
+    with openai.OpenAI(base_url=live.v1, api_key=live.api_key, max_retries=0, timeout=60) as client:
+        varied = client.images.create_variation(model="tiny-dalle", image=("in.png", png_bytes(source_pixels())),
+                                                n=2, size="256x256", response_format="b64_json")
+    first, second = (pixels(item.b64_json) for item in varied.data)
+    assert first.shape == (256, 256, 3) and not np.array_equal(first, second)

@@ -1,14 +1,15 @@
 """The scheduler (src/darkroom/scheduling/worker.py) in real `darkroom serve` processes, on the tiny
-random-weight SD pipeline (tests/tiny_pipelines.py): graceful SIGTERM drain, client disconnects while
+random-weight SD pipeline (tests/tiny_pipelines.py): the grace period of a SIGTERM drain, client disconnects while
 running and while queued, the request deadline, the bounded queue through the official SDK, and
 batching across requests.
 
 A request is made long with the `steps` extension (a step at 256x256 takes some tens of ms here).
 Every wait is bounded; no assertion is about how long something took.
 
-Servers: one per module (`live`: a plain model, a `max_queue = 1` model and a batching model, each
-with its own engine instance and worker), plus dedicated ones where a server-wide setting differs
-(`request_timeout_seconds`) or where the test ends the process (SIGTERM).
+Servers: the session's diffusers server (`live`, tests/conftest.py: a plain model, a `max_queue = 1`
+model and a batching model, each with its own engine instance and worker), plus dedicated ones where a server-wide setting differs
+(`request_timeout_seconds`) or where the test ends the process (SIGTERM past the grace period; the
+drain itself and a second signal are in tests/faults/test_signals.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import openai
 import pytest
 
-from ..conftest import API_KEY, LiveServer, start_server, stop_server
+from ..conftest import API_KEY, LiveServer, diffusers_model, start_server, stop_server
 from ..images import decode_b64
 
 PROMPT = "a red lighthouse on a hill at sunset"
@@ -38,28 +39,17 @@ STOPPED_LINE = re.compile(r"darkroom\.scheduling: worker \S+: stopped (?:a batch
                           r"after (\d+) steps")
 
 
-def model_block(name: str, path, **extra) -> str:
-    lines = [f'name = "{name}"', 'engine = "diffusers"', 'family = "gpt-image"', f'path = "{path}"',
-             "local_files_only = true", 'device = "cpu"',
-             "presets = { low = { steps = 1 }, medium = { steps = 2 }, high = { steps = 3 } }",
-             *(f"{key} = {value}" for key, value in extra.items())]
-    return "[[models]]\n" + "\n".join(lines) + "\n"
-
-
 def serve(tmp_path_factory, name: str, body: str) -> LiveServer:
+    """A server of the test's own, for what changes the whole server (a deadline, a grace period, signals)."""
     config = f'api_keys = ["{API_KEY}"]\n' + body
     return start_server(tmp_path_factory.mktemp(name), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
 
 
-@pytest.fixture(scope="module")
-def live(tiny_pipelines, tmp_path_factory):
-    sd = tiny_pipelines["sd"]
-    server = serve(tmp_path_factory, "scheduling", model_block("tiny-sd", sd) + model_block(
-        "tiny-sd-q1", sd, max_queue=1) + model_block("tiny-sd-batch", sd, max_batch_images=4, batch_window_ms=200))
-    yield server
-    alive = server.process.poll() is None
-    stop_server(server)
-    assert alive, server.log()
+@pytest.fixture()
+def live(diffusers_server):
+    """The session's diffusers server (tests/conftest.py): tiny-sd, tiny-sd-q1 (max_queue 1) and tiny-sd-batch
+    (batches of up to 4 images, 200 ms window)."""
+    return diffusers_server
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +221,7 @@ def test_concurrent_requests_share_engine_calls_with_the_pixels_they_get_alone(l
 
 
 def test_deadline_is_a_504_and_the_engine_lets_go(tiny_pipelines, tmp_path_factory):
-    server = serve(tmp_path_factory, "deadline", "request_timeout_seconds = 2\n" + model_block(
+    server = serve(tmp_path_factory, "deadline", "request_timeout_seconds = 2\n" + diffusers_model(
         "tiny-sd", tiny_pipelines["sd"]))
     try:
         response = post(server, body(steps=LONG_STEPS, seed=7, size=CUT_SIZE))
@@ -250,31 +240,10 @@ def test_deadline_is_a_504_and_the_engine_lets_go(tiny_pipelines, tmp_path_facto
         stop_server(server)
 
 
-def test_sigterm_finishes_work_in_flight_refuses_new_work_and_exits_0(tiny_pipelines, tmp_path_factory):
-    server = serve(tmp_path_factory, "sigterm", "shutdown_grace_seconds = 120\n" + model_block(
-        "tiny-sd", tiny_pipelines["sd"]))
-    try:
-        in_flight = start_long(server)
-        server.process.send_signal(signal.SIGTERM)
-        wait_for(lambda: health(server)["status"] == "draining", "/health to say draining")
-        refused = post(server, body(steps=2, seed=9))
-        assert refused.status_code == 503, refused.text
-        assert refused.json()["error"]["code"] == "shutting_down"
-        assert refused.json()["error"]["type"] == "server_error"
-        assert int(refused.headers["retry-after"]) >= 1
-        state = httpx.get(f"{server.base_url}/health", timeout=10)
-        assert (state.status_code, state.json()["status"]) == (503, "draining")
-        assert not in_flight.done(), "the in-flight request ended before the drain was observed: make it longer"
-        assert_image(in_flight.result())
-        assert server.process.wait(timeout=90) == 0, server.log()
-    finally:
-        stop_server(server)
-
-
 def test_work_still_running_when_the_grace_period_ends_gets_a_503(tiny_pipelines, tmp_path_factory):
     """Past `shutdown_grace_seconds` the request in flight is answered with OpenAI's envelope (503,
     shutting_down, Retry-After) so SDKs retry elsewhere, its engine call stops, and the process exits 0."""
-    server = serve(tmp_path_factory, "grace", "shutdown_grace_seconds = 1\n" + model_block(
+    server = serve(tmp_path_factory, "grace", "shutdown_grace_seconds = 1\n" + diffusers_model(
         "tiny-sd", tiny_pipelines["sd"]))
     try:
         in_flight = start_long(server, steps=200, size=CUT_SIZE)

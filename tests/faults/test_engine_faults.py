@@ -21,8 +21,8 @@ import httpx
 import openai
 import pytest
 
-from ..conftest import API_KEY, LiveServer, free_port, stop_server
-from ..engines.test_scheduling_live import assert_image, body, figures, health, model_block, post, wait_for
+from ..conftest import API_KEY, LiveServer, diffusers_model, free_port, stop_server
+from ..engines.test_scheduling_live import assert_image, body, figures, health, post, wait_for
 from ..images import decode_b64
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def _healthy(server: LiveServer) -> bool:
 def faulty(tiny_pipelines, tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     release = root / "release-the-hang"
-    server = start_faulty(root / "server", "request_timeout_seconds = 3\n" + model_block(
+    server = start_faulty(root / "server", "request_timeout_seconds = 3\n" + diffusers_model(
         "tiny-sd", tiny_pipelines["sd"], stuck_after_seconds=1), release)
     yield server, release
     alive = server.process.poll() is None

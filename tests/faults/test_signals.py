@@ -1,10 +1,12 @@
 """Signals against a real `darkroom serve` process with the tiny diffusers pipeline (src/darkroom/shutdown.py).
 
-The first SIGTERM drains (tests/engines/test_scheduling_live.py covers that: work in flight finishes
-within `shutdown_grace_seconds`, new requests get a 503 envelope). A second SIGTERM (or Ctrl-C)
-during the drain ends it early: the request still in flight is answered with OpenAI's envelope (503
-`shutting_down`, Retry-After), never uvicorn's plain-text 500, and the process exits 0. The time it
-took to exit is printed (`-s` shows it), never asserted.
+The first SIGTERM drains: /health says draining (503), new requests get a 503 envelope, and work in
+flight finishes within `shutdown_grace_seconds`. A second SIGTERM (or Ctrl-C) during the drain ends it
+early: the request still in flight is answered with OpenAI's envelope (503 `shutting_down`,
+Retry-After), never uvicorn's plain-text 500, and the process exits 0. Both happen in one process: a
+short request finishes during the drain, a long one is still running at the second signal. The time it
+took to exit is printed (`-s` shows it), never asserted. (A grace period that runs out is in
+tests/engines/test_scheduling_live.py.)
 """
 
 from __future__ import annotations
@@ -12,25 +14,38 @@ from __future__ import annotations
 import signal
 import time
 
+import httpx
 import pytest
 
-from ..engines.test_scheduling_live import body, health, model_block, post, serve, start_long, stopped_after, wait_for
-from ..conftest import stop_server
+from ..engines.test_scheduling_live import (assert_image, body, health, post, serve, start_long, stopped_after,
+                                            wait_for)
+from ..conftest import diffusers_model, stop_server
 
 LONG_STEPS = 200  # the most a request may ask; at 512x512 far longer than the test needs
+SHORT_STEPS = 40  # a second or two at 256x256: long enough to see the drain start, short enough to finish
 
 
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
-def test_second_signal_answers_in_flight_with_the_envelope_and_exits(second, tiny_pipelines, tmp_path_factory):
-    server = serve(tmp_path_factory, "signals", "shutdown_grace_seconds = 600\n" + model_block(
-        "tiny-sd", tiny_pipelines["sd"]))
+def test_the_first_signal_drains_and_a_second_answers_in_flight_with_the_envelope(second, tiny_pipelines,
+                                                                                  tmp_path_factory):
+    sd = tiny_pipelines["sd"]
+    server = serve(tmp_path_factory, "signals", "shutdown_grace_seconds = 600\n" + diffusers_model("tiny-sd", sd)
+                   + diffusers_model("tiny-sd-short", sd))
     try:
         in_flight = start_long(server, steps=LONG_STEPS, size="512x512")
+        finishing = start_long(server, "tiny-sd-short", steps=SHORT_STEPS)
         server.process.send_signal(signal.SIGTERM)
         wait_for(lambda: health(server)["status"] == "draining", "/health to say draining")
         refused = post(server, body(steps=2, seed=9))
-        assert refused.status_code == 503 and refused.json()["error"]["code"] == "shutting_down"
-        assert not in_flight.done(), "the in-flight request ended before the second signal"
+        assert refused.status_code == 503, refused.text
+        error = refused.json()["error"]
+        assert (error["type"], error["code"]) == ("server_error", "shutting_down")
+        assert int(refused.headers["retry-after"]) >= 1
+        state = httpx.get(f"{server.base_url}/health", timeout=10)
+        assert (state.status_code, state.json()["status"]) == (503, "draining")
+        assert not finishing.done(), "the short request ended before the drain was observed: make it longer"
+        assert_image(finishing.result())  # work in flight finishes during the drain
+        assert not in_flight.done(), "the long request ended before the second signal"
         sent = time.monotonic()
         server.process.send_signal(second)
         response = in_flight.result(timeout=60)

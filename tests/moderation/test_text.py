@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from darkroom.moderation import terms, text
@@ -117,6 +118,33 @@ def test_the_classifier_is_imported_only_when_needed():
     code = "import sys, darkroom.moderation.text; print('profanity_check' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_classifier_numbers_are_cached_and_the_cache_gives_the_same_probabilities(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = text.AbuseClassifier.load()  # from the package: nothing is cached under tmp_path yet
+    path = text.cache_path()
+    assert path.parent == tmp_path / "darkroom" and path.is_file()
+    monkeypatch.setattr(text, "fitted_arrays", lambda: pytest.fail("the package was read again"))
+    cached = text.AbuseClassifier.load()
+    prompts = ABUSE + CASUAL_PROFANITY + ORDINARY
+    assert cached.probabilities(prompts) == fresh.probabilities(prompts)
+
+
+def test_a_broken_cache_file_is_written_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = text.cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a zip file")
+    assert text.AbuseClassifier.load().probability("you worthless piece of shit") > 0.9
+    with np.load(path, allow_pickle=False) as saved:
+        assert set(saved.files) == set(text.ARRAYS)
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_time(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    assert text.AbuseClassifier.load().probability("a cat on a sofa") < 0.5
 
 
 @pytest.mark.parametrize("filler", [

@@ -1,5 +1,5 @@
 """`GET /health`: always open; 200 when every model is ready, 503 while any is loading or failed, while
-moderation's classifiers load (`moderation`: loading, ready or off; ~1.5 s after start), or while the
+moderation's classifiers load (`moderation`: loading, ready or off; ~1 s after start), or while the
 server drains for shutdown, or (`degraded`) while an engine worker is stuck on a call that would not
 stop. Also each engine worker's figures (queue, batches, cancellations; with `--ray`, summed over
 the model's replicas, and each replica's own under `replicas`, with the work it holds in

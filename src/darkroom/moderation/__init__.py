@@ -92,7 +92,8 @@ class Moderator:
                    on_remote_error=settings.moderation_openai_on_error)
 
     def warm_up(self) -> None:
-        """Load the text classifier and the image detector, so that no request pays for it (~1.5 s)."""
+        """Load the text classifier and the image detector, so that no request pays for it (~1 s; ~2.5 s on a
+        first start, before the classifier is cached: moderation/text.py)."""
         if self.enabled:
             text.warm_up()
             self.detector.load()

@@ -1,6 +1,7 @@
 """The local text check of a prompt: the curated term lists, and a classifier for abusive language.
 
-    warm_up()                                   # at start, in a thread: loads the classifier (~1.5 s)
+    warm_up()                                   # at start, in a thread: loads the classifier (~0.1 s
+                                                # from its cache, ~1.5 s the first time: scikit-learn)
     check_text(prompt, "auto", threshold)       # -> the categories that block it; [] when it may run
     harassment_score(prompt)                    # the classifier's probability that the prompt is abusive
 
@@ -21,10 +22,15 @@ checks. That is what lets a short prompt be checked on the event loop (`moderati
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import logging
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +50,7 @@ from . import terms
 DEFAULT_HARASSMENT_THRESHOLD = {"auto": 0.85, "low": 0.97}
 WINDOW_WORDS = 12
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _predict: Callable[[Sequence[str]], Sequence[float]] | None = None
 
@@ -84,24 +91,25 @@ class AbuseClassifier:
 
     @classmethod
     def load(cls) -> AbuseClassifier:
-        # ~1.4 s: imports scikit-learn and unpickles the model (the package loads both at import).
-        from profanity_check import profanity_check as package
+        """The fitted numbers from the cache when it holds this package's model (~0.1 s), else from the
+        package itself (~1.4 s: it imports scikit-learn and unpickles the model), then cached."""
+        path = cache_path()
+        if path is not None:
+            try:
+                with np.load(path, allow_pickle=False) as saved:
+                    return cls.from_arrays({name: saved[name] for name in ARRAYS})
+            except (OSError, ValueError, KeyError):
+                pass  # none yet, unreadable or from another layout: built again below
+        arrays = fitted_arrays()
+        if path is not None:
+            _write_cache(path, arrays)
+        return cls.from_arrays(arrays)
 
-        vectorizer, model = package.vectorizer, package.model
-        params = vectorizer.get_params()
-        if (params["analyzer"], params["ngram_range"], params["lowercase"], params["norm"], params["use_idf"],
-                params["sublinear_tf"], params["binary"], params["preprocessor"], params["tokenizer"],
-                params["strip_accents"]) != ("word", (1, 1), True, "l2", True, False, False, None, None, None):
-            raise RuntimeError(f"alt-profanity-check's vectorizer changed ({params}); update AbuseClassifier")
-        folds = model.calibrated_classifiers_
-        if model.method != "sigmoid" or any(len(fold.calibrators) != 1 for fold in folds):
-            raise RuntimeError("alt-profanity-check's model changed (not binary sigmoid calibration)")
-        return cls(
-            vectorizer.vocabulary_, vectorizer.idf_,
-            np.vstack([fold.estimator.coef_[0] for fold in folds]),
-            np.array([fold.estimator.intercept_[0] for fold in folds]),
-            np.array([fold.calibrators[0].a_ for fold in folds]), np.array([fold.calibrators[0].b_ for fold in folds]),
-            params["token_pattern"])
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AbuseClassifier:
+        vocabulary = dict(zip(arrays["words"].tolist(), arrays["columns"].tolist(), strict=True))
+        return cls(vocabulary, arrays["idf"], arrays["coefficients"], arrays["intercepts"], arrays["a"],
+                   arrays["b"], str(arrays["pattern"]))
 
     def probability(self, text: str) -> float:
         """P(abusive) for one text."""
@@ -119,6 +127,68 @@ class AbuseClassifier:
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         return [self.probability(text) for text in texts]
+
+
+# The fitted numbers AbuseClassifier needs, as plain arrays (what the cache file holds).
+ARRAYS = ("words", "columns", "idf", "coefficients", "intercepts", "a", "b", "pattern")
+CACHE_LAYOUT = 1  # bump when ARRAYS or their meaning change
+
+
+def fitted_arrays() -> dict[str, np.ndarray]:
+    """alt-profanity-check's fitted vectorizer and model as ARRAYS; checks they are still the maths
+    AbuseClassifier does."""
+    from profanity_check import profanity_check as package  # scikit-learn and the unpickled model
+
+    vectorizer, model = package.vectorizer, package.model
+    params = vectorizer.get_params()
+    if (params["analyzer"], params["ngram_range"], params["lowercase"], params["norm"], params["use_idf"],
+            params["sublinear_tf"], params["binary"], params["preprocessor"], params["tokenizer"],
+            params["strip_accents"]) != ("word", (1, 1), True, "l2", True, False, False, None, None, None):
+        raise RuntimeError(f"alt-profanity-check's vectorizer changed ({params}); update AbuseClassifier")
+    folds = model.calibrated_classifiers_
+    if model.method != "sigmoid" or any(len(fold.calibrators) != 1 for fold in folds):
+        raise RuntimeError("alt-profanity-check's model changed (not binary sigmoid calibration)")
+    words = list(vectorizer.vocabulary_)
+    return {
+        "words": np.array(words, dtype=str), "columns": np.array([vectorizer.vocabulary_[w] for w in words]),
+        "idf": np.asarray(vectorizer.idf_, dtype=np.float64),
+        "coefficients": np.vstack([fold.estimator.coef_[0] for fold in folds]).astype(np.float64),
+        "intercepts": np.array([fold.estimator.intercept_[0] for fold in folds], dtype=np.float64),
+        "a": np.array([fold.calibrators[0].a_ for fold in folds], dtype=np.float64),
+        "b": np.array([fold.calibrators[0].b_ for fold in folds], dtype=np.float64),
+        "pattern": np.array(params["token_pattern"]),
+    }
+
+
+def cache_path() -> Path | None:
+    """Where the fitted numbers of the installed alt-profanity-check are cached: $XDG_CACHE_HOME/darkroom
+    (else ~/.cache/darkroom), in a file named after the package's model files (folder, sizes, times), so a
+    reinstalled or upgraded package is read afresh. None when the package cannot be found."""
+    spec = importlib.util.find_spec("profanity_check")  # finds it without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    data = Path(list(spec.submodule_search_locations)[0]) / "data"
+    stamp: list[object] = [CACHE_LAYOUT, str(data)]
+    try:
+        for name in ("model.joblib", "vectorizer.joblib"):
+            stat = (data / name).stat()
+            stamp += [name, stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        return None
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "darkroom"
+    return root / f"abuse-classifier-{hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]}.npz"
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the cache atomically (a new name, then a rename); a folder that cannot be written only costs
+    the next start its 1.4 s."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(partial, **arrays)
+        os.replace(partial, path)
+    except OSError as exc:
+        log.info("moderation: could not cache the classifier's numbers in %s (%s)", path.parent, exc)
 
 
 def harassment_score(prompt: str) -> float:
