@@ -220,6 +220,7 @@ class Settings(BaseSettings):
     # `auto`, `ray://host:10001` or `host:6379`: join that cluster.
     ray_address: str = ""
     ray_ingress_replicas: int = Field(default=1, ge=1)  # replicas of the API (the FastAPI app)
+    ray_ingress_num_cpus: float = Field(default=1.0, ge=0)  # the CPUs Ray reserves for each; Ray's default is 1
     ray_max_ongoing_requests: int = Field(default=5, ge=1)  # per model replica; Ray's default is 5 too
     # How long a replica being stopped gets to finish its requests; None: request_timeout_seconds + 10.
     ray_graceful_shutdown_seconds: float | None = Field(default=None, gt=0)

@@ -90,13 +90,14 @@ def test_requests_queued_in_front_of_the_replicas_count_as_their_mean_job():
 def test_build_sets_each_deployment_from_darkroom_settings(tmp_path):
     path = tmp_path / "darkroom.toml"
     path.write_text('database_url = "postgresql+psycopg://u@h/d"\nstorage = "s3"\ns3_bucket = "b"\n'
-                    "request_timeout_seconds = 120\nray_ingress_replicas = 2\nray_max_ongoing_requests = 3\n"
+                    "request_timeout_seconds = 120\nray_ingress_replicas = 2\nray_ingress_num_cpus = 0.5\n"
+                    "ray_max_ongoing_requests = 3\n"
                     '[[models]]\nname = "big"\nengine = "sketch"\nnum_gpus = 0.5\nresources = {gpu_a = 1}\n'
                     "min_replicas = 1\nmax_replicas = 3\nmax_queue = 7\n")
     from darkroom.scaleout.application import build
 
     ingress = build({"config": str(path)})._bound_deployment
-    assert (ingress.name, ingress.num_replicas) == ("api", 2)
+    assert (ingress.name, ingress.num_replicas, ingress.ray_actor_options["num_cpus"]) == ("api", 2, 0.5)
     assert ingress._deployment_config.graceful_shutdown_timeout_s == 130  # not Ray's 20 s
     config, models, board = ingress.init_args
     assert config == str(path) and set(models) == {"dall-e-2", "big"}
@@ -112,3 +113,21 @@ def test_build_sets_each_deployment_from_darkroom_settings(tmp_path):
     assert (scaling.min_replicas, scaling.max_replicas) == (1, 3)
     sketch = models["dall-e-2"]._bound_deployment
     assert (sketch.name, sketch.num_replicas, sketch.max_queued_requests) == ("model-dall-e-2", 1, 64)
+
+
+async def test_every_answer_names_the_ingress_replica_streams_included():
+    import httpx
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    from darkroom.scaleout.application import IngressHeader
+
+    app = FastAPI()
+    app.get("/plain")(lambda: {"ok": True})
+    app.get("/stream")(lambda: StreamingResponse(iter([b"a", b"b"]), media_type="text/event-stream"))
+    app.add_middleware(IngressHeader, replica="api#abc")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for path, body in (("/plain", b'{"ok":true}'), ("/stream", b"ab"), ("/missing", None)):
+            answer = await client.get(path)
+            assert answer.headers["x-darkroom-ingress"] == "api#abc", path
+            assert body is None or answer.content == body

@@ -1,7 +1,8 @@
 """`darkroom serve --ray` joining a cluster of two Ray nodes on this machine (`ray start --head` and a second
 `ray start --address` process, each with a custom resource of its own), with a model pinned to each node
 by `resources`: each serves (the one pinned to `node_b` can only run on the second node), partials stream
-from it, and the Node SDK's seed scenario (tests/node) passes through the cluster.
+from it, and the Node SDK's seed scenario (tests/node) passes through the cluster. The API runs as two
+ingress replicas, which share keys and limits through PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
-from ..conftest import LiveServer, free_port, stop_server
+from ..conftest import LiveServer, create_key, darkroom_cli, free_port, stop_server
 from ..images import decode_b64
 from .conftest import API_KEY, ray_env, shared_state, start_ray_server
 
@@ -25,8 +28,11 @@ PROMPT = "a red kite over green hills, flat illustration"
 
 def _ray_start(workdir: Path, name: str, *args: str) -> subprocess.Popen:
     log = (workdir / f"ray-{name}.log").open("wb")
+    # Both nodes are this machine, so which is "local" to the HTTP proxy is arbitrary: let the proxy spread
+    # requests over the ingress replicas wherever they landed (Ray prefers its own node's by default).
+    env = {**ray_env(workdir), "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0"}
     return subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", *args], stdout=log,
-                            stderr=subprocess.STDOUT, env=ray_env(workdir))
+                            stderr=subprocess.STDOUT, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +74,9 @@ def _wait_for_nodes(workdir: Path, address: str, count: int) -> None:
 def server(cluster, postgres, s3_endpoint, tmp_path_factory) -> LiveServer:
     # s3_presign = false: links point at this server (the seed scenario downloads them from it)
     config = shared_state(postgres, s3_endpoint, "cluster") + f'ray_address = "{cluster}"\ns3_presign = false\n' + """
+ray_ingress_replicas = 2
+ray_ingress_num_cpus = 0.5
+
 [[models]]
 name = "gpt-image-2-alpha"
 engine = "sketch"
@@ -118,3 +127,31 @@ def test_node_sdk_seed_scenario_through_the_cluster(server):
     passed = re.search(r"^ℹ pass (\d+)$", proc.stdout, re.M)
     assert proc.returncode == 0 and "ℹ fail 0" in proc.stdout and passed and int(passed.group(1)) >= 20, \
         proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_two_ingress_replicas_share_keys_and_limits(server):
+    """A key made by the CLI works on both ingress replicas, its per-minute limit is one budget across them
+    (two replicas counting alone would let about twice as many through), and once revoked both refuse it."""
+    rpm = 4
+    key = create_key(server, "shared-limit", "--rpm", str(rpm))
+    auth = {"Authorization": f"Bearer {key}"}
+    started = time.monotonic()
+    answers = [httpx.get(f"{server.v1}/models", headers=auth, timeout=30) for _ in range(16)]
+    elapsed = time.monotonic() - started
+    assert len({a.headers["x-darkroom-ingress"] for a in answers}) == 2  # both replicas answered
+    served = sum(a.status_code == 200 for a in answers)
+    refill = int(elapsed * rpm / 60)  # what the bucket earned back meanwhile
+    assert rpm <= served <= rpm + refill, ([a.status_code for a in answers], elapsed)
+    refused = [a for a in answers if a.status_code != 200]
+    assert {a.status_code for a in refused} == {429}
+    assert {a.json()["error"]["code"] for a in refused} == {"rate_limit_exceeded"}
+    assert len({a.headers["x-darkroom-ingress"] for a in refused}) == 2  # each replica refused some
+    other = create_key(server, "to-revoke")
+    assert all(httpx.get(f"{server.v1}/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+               for _ in range(4))
+    revoked = darkroom_cli(server, "keys", "revoke", "to-revoke")
+    assert revoked.returncode == 0, revoked.stderr
+    time.sleep(1.5)  # each process caches a key for a second
+    answers = [httpx.get(f"{server.v1}/models", headers={"Authorization": f"Bearer {other}"}) for _ in range(8)]
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.headers["x-darkroom-ingress"] for a in answers}) == 2

@@ -34,7 +34,7 @@ EXPOSE_HEADERS = [
     "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-limit-images",
     "x-ratelimit-remaining-images", "x-ratelimit-reset-images", "x-darkroom-seed", "x-darkroom-served-by",
     "x-darkroom-cost-usd", "x-darkroom-queue-ms", "x-darkroom-engine-ms", "x-darkroom-encode-ms",
-    "x-darkroom-moderation-ms",
+    "x-darkroom-moderation-ms", "x-darkroom-ingress",
 ]
 
 

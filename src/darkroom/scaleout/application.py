@@ -4,7 +4,8 @@ KubeRay's `serveConfigV2` points `import_path` here, with `args: {config: <TOML 
 `darkroom serve --ray` calls it too. The application is:
 
 - `api`: the FastAPI app of one process (`api/app.py`: auth, rules, moderation, limits, storage,
-  ledger, unchanged), `ray_ingress_replicas` replicas of it. Its engine workers are `RemoteWorker`s.
+  ledger, unchanged), `ray_ingress_replicas` replicas of it (`ray_ingress_num_cpus` each). Its engine
+  workers are `RemoteWorker`s. Every answer names the ingress replica that gave it (`x-darkroom-ingress`).
 - one deployment per local engine instance (`model-<name>`: each configured model; `model-dall-e-2`
   holds the default catalog's shared sketch engine), whose replicas run `ModelReplica`. Upstream
   models have none: the ingress forwards them itself, as one process does.
@@ -52,6 +53,7 @@ def build(args: dict[str, Any]) -> Any:
             graceful_shutdown_timeout_s=grace, graceful_shutdown_wait_loop_s=1.0, **replica_count(own),
         ).bind(config, name, board)
     ingress = serve.deployment(serve.ingress()(Ingress), name="api", num_replicas=settings.ray_ingress_replicas,
+                               ray_actor_options={"num_cpus": settings.ray_ingress_num_cpus},
                                max_ongoing_requests=INGRESS_MAX_ONGOING, graceful_shutdown_timeout_s=grace,
                                graceful_shutdown_wait_loop_s=1.0)
     return ingress.bind(config, models, board)
@@ -104,4 +106,34 @@ class Ingress:
             if spec.name in self.models:
                 service.workers[id(spec.engine)] = RemoteWorker(spec.engine, self.models[spec.name], worker.name,
                                                                 self.board, deployment_name(spec.name))
+        app.add_middleware(IngressHeader, replica=_replica_tag())
         return app
+
+
+def _replica_tag() -> str:
+    from ray import serve
+
+    try:
+        return serve.get_replica_context().replica_tag
+    except Exception:  # noqa: BLE001 - outside a replica (a unit test building the app): no tag to give
+        return "none"
+
+
+class IngressHeader:
+    """ASGI middleware: `x-darkroom-ingress: <replica tag>` on every HTTP answer, streams included, so a
+    client (or a test) can tell which ingress replica answered; each replica has its own `sent` figures."""
+
+    def __init__(self, app: Any, replica: str) -> None:
+        self.app, self.header = app, (b"x-darkroom-ingress", replica.encode("latin-1", "replace"))
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def tagged(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, tagged)
