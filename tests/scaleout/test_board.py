@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from darkroom.scaleout import board as board_module
 from darkroom.scaleout.board import FiguresBoard, ReplicaReport
 from darkroom.scheduling.figures import WorkerFigures
@@ -29,3 +31,24 @@ def test_reports_by_deployment_and_replica_and_stale_ones_are_dropped(monkeypatc
     assert sorted(both) == ["r1", "r2"] and both["r1"].work == 4.0 and both["r1"].node == "node-1"
     assert list(fresh) == ["r2"] and fresh["r2"].figures.engine_calls == 3
     assert unknown == {}
+
+
+async def test_every_report_logs_a_failure_once_per_streak_and_keeps_going(monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(board_module, "REPORT_SECONDS", 0)
+    outcomes = iter([RuntimeError("down"), RuntimeError("still down"), None, RuntimeError("down again"), None])
+    calls = []
+
+    async def exchange() -> None:
+        calls.append(1)
+        outcome = next(outcomes, StopAsyncIteration)
+        if outcome is StopAsyncIteration:
+            raise asyncio.CancelledError
+        if outcome is not None:
+            raise outcome
+
+    with caplog.at_level(logging.WARNING), pytest.raises(asyncio.CancelledError):
+        await board_module.every_report(exchange, "posting", logging.getLogger("test.board"))
+    assert len(calls) == 6  # every failure was tried again
+    assert [r.getMessage().split(" (")[1].split(")")[0] for r in caplog.records] == ["down", "down again"]

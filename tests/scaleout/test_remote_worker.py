@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from darkroom.engines.sketch import SketchEngine
 from darkroom.scaleout.board import ReplicaReport
 from darkroom.scaleout.remote_worker import RETRY_AFTER_SECONDS, RemoteWorker, translate
@@ -26,3 +28,19 @@ def test_back_pressure_is_a_503_server_overloaded_with_the_estimate():
     error = translate(BackPressureError(num_queued_requests=4, max_queued_requests=4), retry_after=7)
     assert (error.status, error.code, error.headers["Retry-After"], error.no_work) == (503, "server_overloaded", "7",
                                                                                       True)
+
+
+async def test_the_ingress_takes_the_loaded_engines_capabilities_from_a_replica():
+    engine = SketchEngine()
+    loaded = dataclasses.replace(engine.capabilities, extensions=frozenset({"steps"}), native_size=(256, 256))
+
+    class Ready:
+        async def remote(self):  # a Serve call to the replica's `ready`
+            return loaded
+
+    class Handle(_Handle):
+        def options(self, **options: object):
+            return Ready() if options.get("method_name") == "ready" else self
+
+    await RemoteWorker(engine, Handle(), "m").run_in_engine_thread(engine.load)
+    assert engine.capabilities == loaded  # this process never loads the engine: its rules use the replica's

@@ -92,6 +92,9 @@ def test_a_finished_run_ends_with_the_result_and_its_queue_wait(tmp_path, tiny_p
     async def scenario() -> list[tuple]:
         replica = await _replica(_config(tmp_path, tiny_pipelines["sd"]))
         try:
+            capabilities = await replica.ready()  # what each ingress takes for its rules
+            assert {"steps", "guidance_scale", "negative_prompt"} <= capabilities.extensions
+            assert capabilities.native_size == (256, 256) and capabilities.partial_images
             return [message async for message in replica.run(_job(4, 1), True)]
         finally:
             await replica.worker.stop()

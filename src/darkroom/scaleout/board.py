@@ -14,13 +14,32 @@ only, never anything a request needs: if it restarts, the figures are back one r
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..scheduling.figures import WorkerFigures
 
 REPORT_SECONDS = 1.0
 STALE_SECONDS = 5.0
+
+
+async def every_report(exchange: Callable[[], Awaitable[None]], what: str, log: logging.Logger) -> None:
+    """Await `exchange()` every REPORT_SECONDS until cancelled (a replica posting, an ingress reading). A
+    failure is logged once per streak of failures (`what` names the exchange) and tried again next time:
+    the board holds figures only, so nothing waits on it."""
+    failing = False
+    while True:
+        try:
+            await exchange()
+            failing = False
+        except Exception as exc:  # noqa: BLE001 - figures only: try again next time
+            if not failing:
+                log.warning("%s: failed (%s); trying again every %g s", what, exc, REPORT_SECONDS)
+            failing = True
+        await asyncio.sleep(REPORT_SECONDS)
 
 
 @dataclass

@@ -42,7 +42,7 @@ from ..engines.base import Engine, Generation, GenerationJob
 from ..errors import DarkroomError, ServerError, ServiceUnavailable
 from ..scheduling.figures import WorkerFigures
 from ..scheduling.worker import Ticket
-from .board import REPORT_SECONDS, ReplicaReport
+from .board import ReplicaReport, every_report
 from .replica import rebuild_error
 
 log = logging.getLogger("darkroom.scaleout")
@@ -153,20 +153,16 @@ class RemoteWorker:
             self._reading.cancel()
 
     async def _read_board(self) -> None:
-        failing = False
-        while True:
-            try:
-                self.replicas = await self._board.read.remote(self.deployment)
-                failing = False
-            except Exception as exc:  # noqa: BLE001 - figures only: keep the last ones, try again
-                if not failing:
-                    log.warning("worker %s: could not read the replicas' figures (%s)", self.name, exc)
-                failing = True
-            await asyncio.sleep(REPORT_SECONDS)
+        async def read() -> None:  # on failure the last figures stay
+            self.replicas = await self._board.read.remote(self.deployment)
+
+        await every_report(read, f"worker {self.name}: reading the replicas' figures", log)
 
     async def run_in_engine_thread(self, work: Callable[[], None]) -> None:
-        """The loader's "load": the engine loads in the model's replicas, not here; wait until one is up."""
-        await self._ready.remote()
+        """The loader's "load": the engine loads in the model's replicas, not here. Wait until one is up and
+        take its engine's capabilities, so that this process's rules check requests against what the loaded
+        model really takes, as the single process does (this engine object never loads)."""
+        self.engine.capabilities = await self._ready.remote()
 
 
 def _writable(generation: Generation) -> Generation:

@@ -37,10 +37,10 @@ from typing import Any
 from .. import errors
 from ..catalog import build_catalog
 from ..config import load_settings
-from ..engines.base import GenerationJob
+from ..engines.base import Capabilities, GenerationJob
 from ..errors import DarkroomError, ServiceUnavailable
 from ..scheduling.worker import EngineWorker, Ticket
-from .board import REPORT_SECONDS, ReplicaReport
+from .board import ReplicaReport, every_report
 
 log = logging.getLogger("darkroom.scaleout")
 DEFAULT_STEPS = 25  # a job without `steps` (the engine's preset) counts as this many for the autoscaler
@@ -70,19 +70,14 @@ class ModelReplica:
 
         context = serve.get_replica_context()
         node = ray.get_runtime_context().get_node_id()
-        failing = False
-        while True:
+
+        async def post() -> None:
             # a copy: Ray may pickle it on another thread while this loop goes on writing the figures
             report = ReplicaReport(copy.deepcopy(self.worker.figures), self.queued_work(), self.worker.retry_after(),
                                    node)
-            try:
-                await board.post.remote(context.deployment, context.replica_tag, report)
-                failing = False
-            except Exception as exc:  # noqa: BLE001 - figures only: try again next time
-                if not failing:
-                    log.warning("replica of %s: could not post its figures (%s)", self.model, exc)
-                failing = True
-            await asyncio.sleep(REPORT_SECONDS)
+            await board.post.remote(context.deployment, context.replica_tag, report)
+
+        await every_report(post, f"replica of {self.model}: posting its figures", log)
 
     async def run(self, job: GenerationJob, partials: bool) -> AsyncIterator[tuple]:
         loop = asyncio.get_running_loop()
@@ -128,8 +123,10 @@ class ModelReplica:
     def record_autoscaling_stats(self) -> dict[str, float]:
         return {"work": self.queued_work(), "jobs": sum(1 for t in self._tickets if not t.cancelled)}
 
-    async def ready(self) -> bool:
-        return True
+    async def ready(self) -> Capabilities:
+        """Called by each ingress once the replica is up: what its engine found when it loaded (a diffusers
+        model's extensions, native size, operations and partial images come from the pipeline itself)."""
+        return self.engine.capabilities
 
     def __del__(self) -> None:  # the replica is stopping: close the engine after its calls ended
         try:
