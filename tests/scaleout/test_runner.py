@@ -5,6 +5,9 @@ answer, then a new replica serves), and SIGTERM draining to exit 0.
 
 The `elastic` model autoscales between 1 and 2 replicas, with short delays so that the test sees both ways.
 
+`tiny` is the tiny diffusers pipeline (tests/tiny_pipelines.py) in a replica of its own: its extensions,
+native size and partials are what the loaded pipeline gives, which the ingress learns from the replica.
+
 The `flood` model is a sketch engine of its own with room for one request in its replica and one in Ray's
 queue in front of it (ray_max_ongoing_requests = 1, max_queue = 1): a burst of large requests overflows it.
 """
@@ -26,7 +29,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..conftest import LiveServer, create_key, stop_server
+from ..conftest import LiveServer, create_key, diffusers_model, stop_server
 from ..images import decode_b64
 from .conftest import shared_state, start_ray_server
 
@@ -51,8 +54,9 @@ scale_down_delay_seconds = 2
 
 
 @pytest.fixture(scope="module")
-def server(postgres, s3_endpoint, tmp_path_factory) -> LiveServer:
-    server = start_ray_server(tmp_path_factory.mktemp("ray"), shared_state(postgres, s3_endpoint, "ray") + MODELS)
+def server(postgres, s3_endpoint, tiny_pipelines, tmp_path_factory) -> LiveServer:
+    models = MODELS + diffusers_model("tiny", tiny_pipelines["sd"], num_cpus=0)
+    server = start_ray_server(tmp_path_factory.mktemp("ray"), shared_state(postgres, s3_endpoint, "ray") + models)
     yield server
     stop_server(server)
 
@@ -98,6 +102,18 @@ def test_edit_keeps_the_unmasked_half(client):
     assert out.shape == (1024, 1024, 3)
     assert np.array_equal(out[512:], source[512:])
     assert not np.array_equal(out[:512], source[:512])
+
+
+def test_a_diffusers_model_takes_what_its_loaded_pipeline_takes(client):
+    raw = client.images.with_raw_response.generate(model="tiny", prompt=PROMPT, size="256x256",
+                                                   extra_body={"steps": 3, "seed": 5, "negative_prompt": "blurry"})
+    assert (raw.headers["x-darkroom-served-by"], raw.headers["x-darkroom-steps"]) == ("tiny", "3")
+    assert decode_b64(raw.parse().data[0].b64_json).size == (256, 256)
+    events = list(client.images.generate(model="tiny", prompt=PROMPT, size="256x256", stream=True, partial_images=1,
+                                         extra_body={"steps": 4}))
+    assert [e.type for e in events] == ["image_generation.partial_image", "image_generation.completed"]
+    model = client.models.retrieve("tiny").model_extra
+    assert model["engine"] == "diffusers" and "steps" in model["capabilities"]["extensions"]
 
 
 def test_a_rules_error_is_the_openai_envelope(client):
