@@ -131,11 +131,16 @@ def test_the_classifier_numbers_are_cached_and_the_cache_gives_the_same_probabil
     assert cached.probabilities(prompts) == fresh.probabilities(prompts)
 
 
-def test_a_broken_cache_file_is_written_again(tmp_path, monkeypatch):
+@pytest.mark.parametrize("broken", ["not a zip file", "cut short"])
+def test_a_broken_cache_file_is_written_again(tmp_path, monkeypatch, broken):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     path = text.cache_path()
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"not a zip file")
+    if broken == "cut short":  # a real cache file, truncated (a full disk, a killed write elsewhere)
+        text.AbuseClassifier.load()
+        path.write_bytes(path.read_bytes()[:4096])
+    else:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"not a zip file")
     assert text.AbuseClassifier.load().probability("you worthless piece of shit") > 0.9
     with np.load(path, allow_pickle=False) as saved:
         assert set(saved.files) == set(text.ARRAYS)

@@ -29,6 +29,7 @@ import math
 import os
 import re
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -98,8 +99,8 @@ class AbuseClassifier:
             try:
                 with np.load(path, allow_pickle=False) as saved:
                     return cls.from_arrays({name: saved[name] for name in ARRAYS})
-            except (OSError, ValueError, KeyError):
-                pass  # none yet, unreadable or from another layout: built again below
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                pass  # none yet, unreadable, cut short or from another layout: built again below
         arrays = fitted_arrays()
         if path is not None:
             _write_cache(path, arrays)
