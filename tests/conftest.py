@@ -153,12 +153,15 @@ def tiny_pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"sd": build_tiny_sd(root / "sd"), "flux": build_tiny_flux(root / "flux")}
 
 
-def diffusers_model(name: str, path, family: str = "gpt-image", **extra) -> str:
-    """A `[[models]]` block serving the tiny pipeline at `path` on the CPU, with presets of 1, 2 and 3 steps;
-    `extra` are more `key = value` lines (values as TOML: `max_queue=1`, `native_size='"256x256"'`)."""
+def diffusers_model(name: str, path, family: str = "gpt-image", steps: tuple[int, int, int] = (1, 2, 3),
+                    **extra) -> str:
+    """A `[[models]]` block serving the tiny pipeline at `path` on the CPU, with `steps` for the low, medium
+    and high presets; `extra` are more `key = value` lines (values as TOML: `max_queue=1`,
+    `native_size='"256x256"'`)."""
+    low, medium, high = steps
     lines = [f'name = "{name}"', 'engine = "diffusers"', f'family = "{family}"', f'path = "{path}"',
              "local_files_only = true", 'device = "cpu"',
-             "presets = { low = { steps = 1 }, medium = { steps = 2 }, high = { steps = 3 } }",
+             f"presets = {{ low = {{ steps = {low} }}, medium = {{ steps = {medium} }}, high = {{ steps = {high} }} }}",
              *(f"{key} = {value}" for key, value in extra.items())]
     return "[[models]]\n" + "\n".join(lines) + "\n"
 
@@ -183,9 +186,8 @@ def diffusers_server(tiny_pipelines, tmp_path_factory):
         diffusers_model("tiny-dalle", sd, family="dall-e-2"),
         diffusers_model("tiny-sd-q1", sd, max_queue=1),
         diffusers_model("tiny-sd-batch", sd, max_batch_images=4, batch_window_ms=200),
-        # A pixel cap under every preset size, no warm-up, and presets of 1, 1 and 2 steps.
-        diffusers_model("tiny-sd-capped", sd, warmup="false", max_pixels=262144).replace(
-            "medium = { steps = 2 }, high = { steps = 3 }", "medium = { steps = 1 }, high = { steps = 2 }"),
+        # A pixel cap under every preset size, no warm-up.
+        diffusers_model("tiny-sd-capped", sd, steps=(1, 1, 2), warmup="false", max_pixels=262144),
         "[[models]]",
         'name = "remote"',
         'engine = "upstream"',

@@ -1,15 +1,15 @@
 """The scheduler (src/darkroom/scheduling/worker.py) in real `darkroom serve` processes, on the tiny
-random-weight SD pipeline (tests/tiny_pipelines.py): the grace period of a SIGTERM drain, client disconnects while
-running and while queued, the request deadline, the bounded queue through the official SDK, and
-batching across requests.
+random-weight SD pipeline (tests/tiny_pipelines.py): the grace period of a SIGTERM drain, client
+disconnects while running and while queued, the request deadline, the bounded queue through the
+official SDK, and batching across requests.
 
 A request is made long with the `steps` extension (a step at 256x256 takes some tens of ms here).
 Every wait is bounded; no assertion is about how long something took.
 
 Servers: the session's diffusers server (`live`, tests/conftest.py: a plain model, a `max_queue = 1`
-model and a batching model, each with its own engine instance and worker), plus dedicated ones where a server-wide setting differs
-(`request_timeout_seconds`) or where the test ends the process (SIGTERM past the grace period; the
-drain itself and a second signal are in tests/faults/test_signals.py).
+model and a batching model, each with its own engine instance and worker), plus dedicated ones where
+a server-wide setting differs (`request_timeout_seconds`) or where the test ends the process (SIGTERM
+past the grace period; the drain itself and a second signal are in tests/faults/test_signals.py).
 """
 
 from __future__ import annotations
