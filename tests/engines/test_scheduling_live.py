@@ -1,22 +1,21 @@
-"""The scheduler (src/darkroom/scheduling/worker.py) in real `darkroom serve` processes, on the tiny
-random-weight SD pipeline (tests/tiny_pipelines.py): the grace period of a SIGTERM drain, client
-disconnects while running and while queued, the request deadline, the bounded queue through the
-official SDK, and batching across requests.
+"""The scheduler (src/darkroom/scheduling/worker.py) in a real `darkroom serve` process, on the tiny
+random-weight SD pipeline (tests/tiny_pipelines.py): client disconnects while running and while queued,
+the bounded queue through the official SDK, and batching across requests.
 
 A request is made long with the `steps` extension (a step at 256x256 takes some tens of ms here).
 Every wait is bounded; no assertion is about how long something took.
 
-Servers: the session's diffusers server (`live`, tests/conftest.py: a plain model, a `max_queue = 1`
-model and a batching model, each with its own engine instance and worker), plus dedicated ones where
-a server-wide setting differs (`request_timeout_seconds`) or where the test ends the process (SIGTERM
-past the grace period; the drain itself and a second signal are in tests/faults/test_signals.py).
+The server is the session's diffusers server (`live`, tests/conftest.py: a plain model, a `max_queue = 1`
+model and a batching model, each with its own engine instance and worker). What needs a server of its
+own is elsewhere: the request deadline (a 504, the engine stopping at its next step) beside the other
+engine faults in tests/faults/test_engine_faults.py, and the SIGTERM drain, a second signal and a grace
+period that runs out in tests/faults/test_signals.py.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import re
-import signal
 import threading
 import time
 
@@ -25,7 +24,7 @@ import numpy as np
 import openai
 import pytest
 
-from ..conftest import API_KEY, LiveServer, diffusers_model, start_server, stop_server
+from ..conftest import API_KEY, LiveServer
 from ..images import decode_b64
 
 PROMPT = "a red lighthouse on a hill at sunset"
@@ -37,12 +36,6 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 # The worker's log line when it stops an engine call whose clients all left ("... after N steps").
 STOPPED_LINE = re.compile(r"darkroom\.scheduling: worker \S+: stopped (?:a batch|an engine call)\b.*? "
                           r"after (\d+) steps")
-
-
-def serve(tmp_path_factory, name: str, body: str) -> LiveServer:
-    """A server of the test's own, for what changes the whole server (a deadline, a grace period, signals)."""
-    config = f'api_keys = ["{API_KEY}"]\n' + body
-    return start_server(tmp_path_factory.mktemp(name), config, env={"HF_HUB_OFFLINE": "1"}, timeout=180)
 
 
 @pytest.fixture()
@@ -214,44 +207,3 @@ def test_concurrent_requests_share_engine_calls_with_the_pixels_they_get_alone(l
         assert diff.max() <= 2 and diff.mean() < 0.05, (ask, int(diff.max()), float(diff.mean()))
     assert np.abs(alone[0][0] - alone[1][0]).mean() > 1  # and the images do differ from one another
     assert figures(live, model)["batch_images"]["max_recent"] > 1
-
-
-# ---------------------------------------------------------------------------------------------
-# Dedicated servers
-
-
-def test_deadline_is_a_504_and_the_engine_lets_go(tiny_pipelines, tmp_path_factory):
-    server = serve(tmp_path_factory, "deadline", "request_timeout_seconds = 2\n" + diffusers_model(
-        "tiny-sd", tiny_pipelines["sd"]))
-    try:
-        response = post(server, body(steps=LONG_STEPS, seed=7, size=CUT_SIZE))
-        assert response.status_code == 504, response.text
-        error = response.json()["error"]
-        assert (error["type"], error["code"]) == ("server_error", "timeout")
-        after = wait_for(lambda: (f := figures(server))["stopped_early"] + f["cancelled_queued"] >= 1 and f,
-                         "the engine to stop early (or the job to leave the queue)")
-        assert after["timed_out"] >= 1
-        if after["stopped_early"]:
-            assert all(steps < LONG_STEPS for steps in stopped_after(server))
-        assert health(server)["status"] == "ok"
-        assert_image(post(server, body(steps=2, seed=8)))  # still serving
-        assert server.process.poll() is None
-    finally:
-        stop_server(server)
-
-
-def test_work_still_running_when_the_grace_period_ends_gets_a_503(tiny_pipelines, tmp_path_factory):
-    """Past `shutdown_grace_seconds` the request in flight is answered with OpenAI's envelope (503,
-    shutting_down, Retry-After) so SDKs retry elsewhere, its engine call stops, and the process exits 0."""
-    server = serve(tmp_path_factory, "grace", "shutdown_grace_seconds = 1\n" + diffusers_model(
-        "tiny-sd", tiny_pipelines["sd"]))
-    try:
-        in_flight = start_long(server, steps=200, size=CUT_SIZE)
-        server.process.send_signal(signal.SIGTERM)
-        response = in_flight.result()
-        assert response.status_code == 503, response.text
-        assert response.json()["error"]["code"] == "shutting_down" and int(response.headers["retry-after"]) >= 1
-        assert server.process.wait(timeout=60) == 0, server.log()
-        assert stopped_after(server) and stopped_after(server)[-1] < 200
-    finally:
-        stop_server(server)

@@ -3,6 +3,9 @@ hangs past the request's deadline mid-generation (tests/faults/faulty_serve.py p
 the prompt). Each time the client gets OpenAI's envelope with the right status and code, and the next
 request on the same server gets a valid image, with /health ok again.
 
+A request that is simply longer than the deadline (`request_timeout_seconds`, 3 s here) gets a 504
+at the deadline, and the engine lets go of it at its next denoising step.
+
 The hang is deaf to cancellation until the test releases it: the client's 504 goes out at the deadline,
 then, `stuck_after_seconds` later, the worker reports itself stuck (/health `degraded`, 503) and answers
 new requests with 503 `engine_stuck` at once instead of letting them wait out their deadlines; once
@@ -22,7 +25,8 @@ import openai
 import pytest
 
 from ..conftest import API_KEY, LiveServer, diffusers_model, free_port, stop_server
-from ..engines.test_scheduling_live import assert_image, body, figures, health, post, wait_for
+from ..engines.test_scheduling_live import (CUT_SIZE, LONG_STEPS, assert_image, body, figures, health, post,
+                                            stopped_after, wait_for)
 from ..images import decode_b64
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,6 +117,20 @@ def test_out_of_memory_mid_generation_is_a_503_and_the_model_serves_on(faulty, f
     assert (error["type"], error["code"]) == ("server_error", "out_of_memory")
     assert int(response.headers["retry-after"]) >= 1
     assert "20.00 GiB" not in error["message"] and "allocate" not in error["message"]
+    recovered(server)
+
+
+def test_a_request_past_the_deadline_is_a_504_and_the_engine_stops_at_its_next_step(faulty):
+    server, _ = faulty
+    before = figures(server)
+    response = post(server, body(steps=LONG_STEPS, seed=7, size=CUT_SIZE))
+    assert response.status_code == 504, response.text
+    assert (envelope(response)["type"], envelope(response)["code"]) == ("server_error", "timeout")
+    after = wait_for(lambda: (f := figures(server))["stopped_early"] + f["cancelled_queued"] > before[
+        "stopped_early"] + before["cancelled_queued"] and f, "the engine to stop early (or the job to leave the queue)")
+    assert after["timed_out"] == before["timed_out"] + 1
+    if after["stopped_early"] > before["stopped_early"]:
+        assert stopped_after(server) and stopped_after(server)[-1] < LONG_STEPS
     recovered(server)
 
 
