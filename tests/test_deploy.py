@@ -134,6 +134,13 @@ def test_serve_config_names_the_builder_and_a_config_file_every_pod_mounts():
     assert {"name": "serve", "containerPort": serve["http_options"]["port"]} in head["ports"]
 
 
+def test_replicas_push_their_work_as_often_as_darkroom_serve_ray_makes_them():
+    """Ray's 10 s default would hold a burst back for 10 s, and stretch the look-back window to 25 s."""
+    from darkroom.scaleout.autoscaling import PUSH_INTERVAL
+
+    assert float(_env()[PUSH_INTERVAL]["value"]) == 2
+
+
 def test_every_name_in_the_manifest_is_a_setting_darkroom_reads():
     """Lists every unknown name at once: top-level settings, DARKROOM_* variables, per-model keys."""
     missing = [f"setting {key}" for key in _toml() if key not in Settings.model_fields]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from darkroom.catalog import build_catalog
 from darkroom.config import ConfigError, ModelConfig, load_settings
 from darkroom.scaleout.application import actor_options, deployment_name, engine_models, replica_count
-from darkroom.scaleout.autoscaling import POLICY, WorkPolicy, replicas_for
+from darkroom.scaleout.autoscaling import POLICY, PUSH_INTERVAL, WorkPolicy, autoscaling_config, replicas_for
 from darkroom.scaleout.replica import job_work
 from darkroom.engines.base import GenerationJob
 
@@ -42,6 +44,20 @@ def test_fixed_or_autoscaled_replicas():
     assert (config["min_replicas"], config["max_replicas"]) == (1, 3)
     assert (config["upscale_delay_s"], config["downscale_delay_s"]) == (2.0, 5.0)
     assert config["policy"] == {"policy_function": POLICY, "policy_kwargs": {"target_work_per_replica": 50}}
+
+
+@pytest.mark.parametrize("pushed, window", [(None, 25.0), ("10", 25.0), ("2", 5.0), ("0.5", 5.0), ("soon", 25.0)])
+def test_the_look_back_window_holds_two_pushes_and_ray_takes_it_without_a_warning(monkeypatch, pushed, window):
+    from ray.serve.config import AutoscalingConfig
+
+    monkeypatch.delenv(PUSH_INTERVAL, raising=False)
+    if pushed is not None:
+        monkeypatch.setenv(PUSH_INTERVAL, pushed)
+    config = autoscaling_config(1, 2, 50)
+    assert config["look_back_period_s"] == window and config["look_back_period_s"] >= 2 * config["metrics_interval_s"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # Ray: a window not above the interval will be an error
+        AutoscalingConfig(**{k: v for k, v in config.items() if k != "policy"})
 
 
 def test_min_above_max_replicas_is_refused():

@@ -13,16 +13,22 @@ target's worth when the replicas hold none. Ray then applies the deployment's bo
 down-scaling delays. Without figures yet (a replica just started), it keeps the current count.
 
 Replicas push their figures to Ray's controller every `RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S`
-(Ray's default 10 s; `darkroom serve --ray` sets 2 s unless it is set): with the 2 s up-scaling delay, a
-burst asks for a new replica about 4 s after it starts.
+(Ray's default 10 s; `darkroom serve --ray` sets 2 s unless it is set, and deploy/kuberay sets it too):
+with the 2 s up-scaling delay, a burst asks for a new replica about 4 s after it starts. The look-back
+window holds at least two pushes (5 s at 2 s pushes; 25 s at Ray's 10 s, where a 5 s window would often
+hold none and the policy would keep the current count). Ray still checks the window against its
+deprecated `metrics_interval_s`, so that is given the push interval, which is what it stands for.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 POLICY = "darkroom.scaleout.autoscaling:WorkPolicy"
+PUSH_INTERVAL = "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S"
+RAY_PUSH_SECONDS = 10.0  # Ray's default push interval
 
 
 def replicas_for(work: float, target: float) -> int:
@@ -55,8 +61,19 @@ def autoscaling_config(min_replicas: int, max_replicas: int, target_work: float,
 
     Defaults: up after 2 s of more work than the replicas hold (a job takes 1-120 s, so a burst is real
     work), down after 60 s idle (a model's replica takes seconds to minutes to load)."""
+    push = push_interval()
     return {
         "min_replicas": min_replicas, "max_replicas": max_replicas, "initial_replicas": min_replicas or 1,
-        "look_back_period_s": 5.0, "upscale_delay_s": upscale_delay, "downscale_delay_s": downscale_delay,
+        "metrics_interval_s": push, "look_back_period_s": max(5.0, 2.5 * push),
+        "upscale_delay_s": upscale_delay, "downscale_delay_s": downscale_delay,
         "policy": {"policy_function": POLICY, "policy_kwargs": {"target_work_per_replica": target_work}},
     }
+
+
+def push_interval() -> float:
+    """How often replicas push their figures: $RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S, else Ray's."""
+    try:
+        seconds = float(os.environ.get(PUSH_INTERVAL, RAY_PUSH_SECONDS))
+    except ValueError:
+        return RAY_PUSH_SECONDS
+    return seconds if seconds > 0 else RAY_PUSH_SECONDS

@@ -27,10 +27,10 @@ import time
 from ..config import Settings
 from . import require_ray
 from .application import build
+from .autoscaling import PUSH_INTERVAL
 
 log = logging.getLogger("darkroom.scaleout")
 APP_NAME = "darkroom"
-PUSH_INTERVAL = "RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S"
 
 
 def serve_ray(settings: Settings, config: str | None) -> int:
