@@ -112,6 +112,14 @@ def test_every_document_has_its_kind_and_required_fields():
     assert not [d for d in docs if d["kind"] == "Secret"], "Secrets are referenced, never filled, here"
 
 
+def test_serve_config_is_valid_for_ray_serve_and_leaves_the_access_log_to_darkroom():
+    """Ray's own schema for a serveConfigV2 (what KubeRay hands to Serve), and the access log as `--ray` sets it."""
+    schema = pytest.importorskip("ray.serve.schema")
+    config = schema.ServeDeploySchema(**_serve_config())
+    (app,) = config.applications
+    assert app.logging_config is not None and app.logging_config.enable_access_log is False
+
+
 def test_serve_config_names_the_builder_and_a_config_file_every_pod_mounts():
     serve = _serve_config()
     (app,) = serve["applications"]

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, logs
 from .client import register as register_client
 from .pull import add_pull_command
 
@@ -165,7 +165,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .api.app import create_app
     from .shutdown import DrainingServer
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     settings = _with_model_flags(settings, args)
     logging.getLogger("darkroom").info("data directory %s; metadata store %s", settings.data_dir,
                                        store_description(settings))
@@ -197,7 +197,7 @@ def _serve_ray(settings: Settings, args: argparse.Namespace) -> int:
     if args.model:
         raise ConfigError("--model cannot be used with --ray: the replicas read their models from the config "
                           "file, so put them in [[models]] entries there")
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     from .scaleout.runner import serve_ray
 
     try:

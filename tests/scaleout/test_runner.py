@@ -120,12 +120,29 @@ def test_a_rules_error_is_the_openai_envelope(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(model="dall-e-3", prompt=PROMPT, n=2)
     assert caught.value.body["param"] == "n" and caught.value.body["type"] == "invalid_request_error"
+    assert re.fullmatch(r"req_[0-9a-f]{32}", caught.value.request_id)  # one id, Darkroom's
 
 
 def test_unknown_model_is_a_400_naming_the_param(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(model="no-such-model", prompt=PROMPT)
     assert caught.value.body["param"] == "model"
+
+
+def test_one_request_id_and_darkrooms_own_log_lines_reach_the_output_not_rays_access_lines(server):
+    answer = _post(server, {"model": "dall-e-2", "prompt": PROMPT, "size": "256x256"})
+    assert answer.status_code == 200
+    [request_id] = answer.headers.get_list("x-request-id")  # Darkroom's, not a second one from Serve's proxy
+    assert re.fullmatch(r"req_[0-9a-f]{32}", request_id)
+    for _ in range(100):  # Ray streams the replicas' output to the driver's in batches
+        if f'"request_id":"{request_id}"' in server.log():
+            break
+        time.sleep(0.1)
+    log = server.log()
+    assert f'"request_id":"{request_id}"' in log  # the ingress's darkroom.access JSON line
+    assert f"INFO darkroom.service: {request_id} generated model=dall-e-2" in log
+    assert "INFO darkroom.scaleout: replica of flood ready (engine sketch)" in log  # a model replica's
+    assert "POST /v1/images/generations 200" not in log and "CALL call OK" not in log  # Ray's access log is off
 
 
 def test_keys_come_from_the_shared_store(server):

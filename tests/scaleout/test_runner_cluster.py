@@ -110,6 +110,7 @@ def client(server) -> openai.OpenAI:
 def test_each_pinned_model_serves(client, model):
     result = client.images.with_raw_response.generate(model=model, prompt=PROMPT, size="1024x1024", quality="low")
     assert result.headers["x-darkroom-served-by"] == model
+    assert re.fullmatch(r"req_[0-9a-f]{32}", result.headers["x-request-id"])  # one id, not the proxy's as well
     assert decode_b64(result.parse().data[0].b64_json).size == (1024, 1024)
 
 

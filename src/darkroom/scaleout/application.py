@@ -25,6 +25,7 @@ from typing import Any
 
 from ..catalog import Catalog, build_catalog
 from ..config import ModelConfig, Settings, load_settings
+from ..logs import configure_replica
 from . import require_ray
 from .autoscaling import autoscaling_config
 from .board import FiguresBoard
@@ -92,6 +93,7 @@ class Ingress:
 
     def __init__(self, config: str | None, models: dict[str, Any], board: Any = None) -> None:
         self.settings: Settings = load_settings(config)
+        configure_replica(self.settings.log_level)  # the access log, the prompt log: Ray would drop them
         self.models = models  # model name -> DeploymentHandle
         self.board = board  # the figures deployment's handle
 

@@ -1,10 +1,11 @@
 """The ingress's stand-in for an engine worker: the same interface, the work done in a model deployment.
 
 `ImageService` submits jobs to `service.workers[id(engine)]`; in an ingress replica that worker is a
-`RemoteWorker`, which sends each job to its model deployment through a Ray Serve streaming handle
-(`replica.py` describes the messages) and hands partial images to the request's `on_partial` as they
-arrive. Everything before and after the engine (rules, moderation, limits, encoding, storage, ledger)
-stays in the ingress, unchanged.
+`RemoteWorker`, which sends each job to its model deployment: as one plain call (`ModelReplica.call`), or,
+when the client wants partial images, through a Ray Serve streaming handle (`ModelReplica.run`), handing
+the partials to the request's `on_partial` as they arrive (`replica.py` describes the messages).
+Everything before and after the engine (rules, moderation, limits, encoding, storage, ledger) stays in
+the ingress, unchanged.
 
 Ray's errors become Darkroom's at this boundary:
 
@@ -15,8 +16,8 @@ Ray's errors become Darkroom's at this boundary:
     anything else from the replica                         500 (the engine failed)
 
 Cancelling the task that awaits `ticket.result()` (the client went away, or its deadline passed)
-cancels the remote call (explicitly: cancelling the task that iterates a Serve response does not reach
-the replica by itself), which cancels the job in the replica's worker (`replica.py`).
+cancels the remote call (explicitly: cancelling the task that awaits or iterates a Serve response does
+not reach the replica by itself), which cancels the job in the replica's worker (`replica.py`).
 
 Figures: this worker's own `figures` count what happens here (back-pressure refusals, timeouts,
 encoding); what happens in the model replicas (their queues, engine calls, batches, cancellations) comes
@@ -71,7 +72,8 @@ class RemoteWorker:
         self.deployment = deployment
         self.figures = WorkerFigures()
         self.replicas: dict[str, ReplicaReport] = {}  # by replica id, from the board
-        self._handle = handle.options(stream=True)
+        self._call_handle = handle.options(method_name="call")
+        self._run_handle = handle.options(method_name="run", stream=True)
         self._ready = handle.options(method_name="ready")
         self._board = board
         self._reading: asyncio.Task | None = None
@@ -92,21 +94,22 @@ class RemoteWorker:
         job = dataclasses.replace(job, on_partial=None)  # callbacks stay here; partials come back as messages
         for attempt in (1, 2):
             streamed = False
-            response = self._handle.options(method_name="run").remote(job, on_partial is not None)
+            if on_partial is None:
+                response = self._call_handle.remote(job)
+            else:
+                response = self._run_handle.remote(job, True)
             try:
+                if on_partial is None:
+                    return _last(await response)
                 async for message in response:
-                    if message[0] == "partial":
-                        streamed = True
-                        assert on_partial is not None
-                        image, index, pixels = message[1:]
-                        on_partial(image, index, np.array(pixels))
-                    elif message[0] == "done":
-                        return _writable(message[1])
-                    else:
-                        raise rebuild_error(*message[1:])
+                    if message[0] != "partial":
+                        return _last(message)
+                    streamed = True
+                    image, index, pixels = message[1:]
+                    on_partial(image, index, np.array(pixels))
                 raise ServerError("The model replica ended the request without a result.")
             except asyncio.CancelledError:
-                response.cancel()  # the replica's generator is cancelled at its next await
+                response.cancel()  # the replica's task (or generator) is cancelled at its next await
                 raise
             except DarkroomError:
                 raise
@@ -163,6 +166,13 @@ class RemoteWorker:
         take its engine's capabilities, so that this process's rules check requests against what the loaded
         model really takes, as the single process does (this engine object never loads)."""
         self.engine.capabilities = await self._ready.remote()
+
+
+def _last(message: tuple) -> Generation:
+    """A call's last message: the result ("done"), or the replica's DarkroomError raised here."""
+    if message[0] == "done":
+        return _writable(message[1])
+    raise rebuild_error(*message[1:])
 
 
 def _writable(generation: Generation) -> Generation:

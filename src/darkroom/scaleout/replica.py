@@ -6,19 +6,23 @@ own model's engine and worker. Requests from every ingress replica meet in that 
 batching across requests works as in one process (never `@serve.batch`, which groups by arrival,
 not by size).
 
-`run(job)` is a streaming method: it yields plain tuples, never Darkroom objects that might not
+`run(job, partials)` is a streaming method, for jobs whose client wants partial images; `call(job)` is
+one plain call, for every other job (a streaming call costs Ray a generator and a message per item,
+about 2 ms a request on two cores). Both send plain tuples, never Darkroom objects that might not
 survive pickling across processes:
 
-    ("partial", image, index, pixels) a partial image (only when `partials`), as it is made
+    ("partial", image, index, pixels) a partial image (`run` only), as it is made
     ("done", generation, queue_s)     the result: the engine's pixel arrays (the ingress post-processes
                                       them exactly as in one process: paste-back, cut-out, moderation),
                                       and the seconds the job waited in this replica's queue
     ("error", kind, message, fields)  a DarkroomError, rebuilt on the ingress by `rebuild_error`
 
-Cancellation: when the client goes away, the ingress cancels its call; Ray cancels this generator at
-its next `await`, which is the await on the worker's ticket, so the ticket is cancelled as in one
-process: a queued job leaves the queue, and a running engine call whose jobs are all gone stops at
-its next step (`should_stop`).
+`run` yields partials as they come, then the last message; `call` returns the last message.
+
+Cancellation: when the client goes away, the ingress cancels its call; Ray cancels the replica's task
+(or the generator) at its next `await`, which is the await on the worker's ticket, so the ticket is
+cancelled as in one process: a queued job leaves the queue, and a running engine call whose jobs are
+all gone stops at its next step (`should_stop`).
 
 `record_autoscaling_stats` reports the work queued and running here in megapixel-steps, for the
 autoscaling policy (`autoscaling.py`). The same work, the worker's figures and its Retry-After estimate
@@ -39,6 +43,7 @@ from ..catalog import build_catalog
 from ..config import load_settings
 from ..engines.base import Capabilities, GenerationJob
 from ..errors import DarkroomError, ServiceUnavailable
+from ..logs import configure_replica
 from ..scheduling.worker import EngineWorker, Ticket
 from .board import ReplicaReport, every_report
 
@@ -51,6 +56,7 @@ class ModelReplica:
 
     async def __init__(self, config: str | None, model: str, board: Any = None) -> None:
         settings = load_settings(config)
+        configure_replica(settings.log_level)
         spec = build_catalog(settings).find(model)
         if spec is None:
             raise ValueError(f"model {model!r} is not in the catalog of {config}")
@@ -78,6 +84,21 @@ class ModelReplica:
             await board.post.remote(context.deployment, context.replica_tag, report)
 
         await every_report(post, f"replica of {self.model}: posting its figures", log)
+
+    async def call(self, job: GenerationJob) -> tuple:
+        """The job without partial images, as one call: its ("done", ...) or ("error", ...) message."""
+        try:
+            ticket = self.worker.submit(job)
+        except DarkroomError as exc:
+            return error_message(exc)
+        self._tickets.add(ticket)
+        try:
+            generation = await ticket.result()  # cancelled: the worker drops or stops the job
+        except DarkroomError as exc:
+            return error_message(exc)
+        finally:
+            self._tickets.discard(ticket)
+        return done_message(ticket, generation)
 
     async def run(self, job: GenerationJob, partials: bool) -> AsyncIterator[tuple]:
         loop = asyncio.get_running_loop()
@@ -108,8 +129,7 @@ class ModelReplica:
             except DarkroomError as exc:
                 yield error_message(exc)
                 return
-            started = ticket.started or ticket.enqueued
-            yield ("done", generation, started - ticket.enqueued)
+            yield done_message(ticket, generation)
         except BaseException:
             result.cancel()  # the client went away (or the replica stops): the worker drops or stops its job
             raise
@@ -138,6 +158,11 @@ class ModelReplica:
 def job_work(job: GenerationJob) -> float:
     """One job's work in megapixel-steps: pixels x images x denoising steps."""
     return job.width * job.height * job.n * (job.steps or DEFAULT_STEPS) / 1e6
+
+
+def done_message(ticket: Ticket, generation: Any) -> tuple:
+    started = ticket.started or ticket.enqueued
+    return ("done", generation, started - ticket.enqueued)
 
 
 def error_message(exc: DarkroomError) -> tuple:
