@@ -10,6 +10,10 @@ Both get the same requests, one at a time (httpx, keep-alive): dall-e-2 256x256 
 back). Rounds alternate between the two sides; warm-ups are discarded; the table shows the median
 over rounds of each round's p50, and the added p50 (ray - one process).
 
+Also: Ray Serve's own cost per hop on this machine, without Darkroom (bench/_ray_floor.py): an HTTP
+request through its proxy to an empty route, and handle calls returning nothing, the image, or a
+stream of it. Their sum for the two hops of a request is the floor under the added p50.
+
 Also: how long `--ray` takes to become healthy (Ray's start, the Serve controller and proxy, the
 replicas), and what moving one 1024x1024 RGB image costs between processes: pickling it (protocol 5,
 as Ray does) and the copy the ingress makes of Ray's read-only array.
@@ -24,6 +28,7 @@ The ingress and the replicas share this machine's two cores, so 2.0 is out of re
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import pickle
 import secrets
 import sys
@@ -55,7 +60,7 @@ def run(quick: bool) -> str:
         try:
             with moto_server(work / "moto.log") as endpoint:
                 config = _config(work, postgres.create_database("bench"), endpoint, REGION)
-                latency = _compare(work, config, rounds, per_round)
+                latency = _compare(work, config, rounds, per_round) + "\n" + _floor(100 if quick else 400)
                 scaled = _config(work / "scaled", postgres.create_database("scaled"), endpoint, REGION,
                                  _tiny_models(work))
                 return latency + "\n\n" + _throughput(work / "scaled", scaled, 2 if quick else 4,
@@ -169,6 +174,21 @@ def _compare(work: Path, config: Path, rounds: int, per_round: int) -> str:
         f"darkroom serve --ray healthy after {fmt(ray_start, 1)} s (local Ray start + Serve + replicas)",
         f"one 1024x1024 RGB image: pickle dumps+loads {fmt(pickled * 1000)} ms, writable copy {fmt(copied * 1000)} ms",
     ])
+
+
+def _floor(requests: int) -> str:
+    """Ray Serve's own cost per hop here (bench/_ray_floor.py, a Ray instance of its own): the least `--ray` adds."""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "bench._ray_floor", str(requests)], capture_output=True, text=True,
+                          timeout=300, check=True, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, **RAY_ENV})
+    floor = json.loads(done.stdout.strip().splitlines()[-1])
+    least = floor["http, empty route"] + floor["handle, 256x256 image"]
+    return "\n".join([f"Ray Serve alone, p50 per hop ({requests} calls each): " + ", ".join(
+        f"{name} {fmt(ms)} ms" for name, ms in floor.items()),
+        f"so the proxy hop plus the model hop with the image cost Ray at least {fmt(least)} ms a request here"])
 
 
 def _times(client: httpx.Client, count: int) -> list[float]:
