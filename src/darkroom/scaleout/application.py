@@ -29,6 +29,7 @@ from ..logs import configure_replica
 from . import require_ray
 from .autoscaling import autoscaling_config
 from .board import FiguresBoard
+from .proxy import ResponseHeaders
 from .replica import ModelReplica
 from .requirements import check_shared_state
 
@@ -121,21 +122,10 @@ def _replica_tag() -> str:
         return "none"
 
 
-class IngressHeader:
-    """ASGI middleware: `x-darkroom-ingress: <replica tag>` on every HTTP answer, streams included, so a
-    client (or a test) can tell which ingress replica answered; each replica has its own `sent` figures."""
+class IngressHeader(ResponseHeaders):
+    """`x-darkroom-ingress: <replica tag>` on every HTTP answer, streams included, so a client (or a test)
+    can tell which ingress replica answered; each replica has its own `sent` figures."""
 
     def __init__(self, app: Any, replica: str) -> None:
-        self.app, self.header = app, (b"x-darkroom-ingress", replica.encode("latin-1", "replace"))
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def tagged(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), self.header]}
-            await send(message)
-
-        await self.app(scope, receive, tagged)
+        header = (b"x-darkroom-ingress", replica.encode("latin-1", "replace"))
+        super().__init__(app, lambda headers: [*headers, header])

@@ -13,6 +13,7 @@ which `darkroom serve --ray` sets, and deploy/kuberay sets on every pod.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 CALLBACK = "darkroom.scaleout.proxy:middlewares"
@@ -27,23 +28,30 @@ def middlewares() -> list[Any]:
     return [Middleware(OneRequestId)]
 
 
-class OneRequestId:
-    """ASGI middleware: of several `x-request-id` headers on an answer, the first stays."""
+class ResponseHeaders:
+    """ASGI middleware: each HTTP answer's headers, streams included, go through `rewrite` on their way out."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, rewrite: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]]) -> None:
+        self.app, self.rewrite = app, rewrite
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def first_id_only(message: dict) -> None:
+        async def rewritten(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": one_request_id(message.get("headers", []))}
+                message = {**message, "headers": self.rewrite(list(message.get("headers", [])))}
             await send(message)
 
-        await self.app(scope, receive, first_id_only)
+        await self.app(scope, receive, rewritten)
+
+
+class OneRequestId(ResponseHeaders):
+    """Of several `x-request-id` headers on an answer, the first stays."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, one_request_id)
 
 
 def one_request_id(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
