@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import statistics
 import sys
 import time
+
+from ._common import HOST, free_port, median
 
 WARM_UP = 10
 
@@ -67,7 +67,7 @@ def main(requests: int) -> dict[str, float]:
                     await call()
                     if index >= WARM_UP:
                         times.append(time.perf_counter() - started)
-                out[name] = statistics.median(times) * 1000
+                out[name] = median(times) * 1000
             times = []
             for index in range(count + WARM_UP):
                 started = time.perf_counter()
@@ -75,25 +75,23 @@ def main(requests: int) -> dict[str, float]:
                     pass
                 if index >= WARM_UP:
                     times.append(time.perf_counter() - started)
-            out["handle, streamed"] = statistics.median(times) * 1000
+            out["handle, streamed"] = median(times) * 1000
             return out
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR)
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.start(http_options={"host": HOST, "port": port})
         handle = serve.run(Front.bind(Model.bind()), name="floor", route_prefix="/",
                            logging_config={"enable_access_log": False})
         times = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as client:
             for index in range(requests + WARM_UP):
                 started = time.perf_counter()
                 client.get("/").raise_for_status()
                 if index >= WARM_UP:
                     times.append(time.perf_counter() - started)
-        return {"http, empty route": statistics.median(times) * 1000, **handle.calls.remote(requests).result()}
+        return {"http, empty route": median(times) * 1000, **handle.calls.remote(requests).result()}
     finally:
         serve.shutdown()
         ray.shutdown()

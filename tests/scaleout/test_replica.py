@@ -69,7 +69,7 @@ def test_a_cancelled_job_stops_the_pipeline_within_one_step(tmp_path, tiny_pipel
             if method == "call":
                 messages.append(await replica.call(_job(STEPS, 0)))
                 return
-            async for message in replica.run(_job(STEPS, 24), True):
+            async for message in replica.run(_job(STEPS, 24)):
                 messages.append(message)
                 if message[0] == "partial":
                     first_partial.set()
@@ -110,7 +110,7 @@ def test_a_finished_job_ends_with_the_result_and_its_queue_wait_streamed_or_not(
             capabilities = await replica.ready()  # what each ingress takes for its rules
             assert {"steps", "guidance_scale", "negative_prompt"} <= capabilities.extensions
             assert capabilities.native_size == (256, 256) and capabilities.partial_images
-            return [message async for message in replica.run(_job(4, 1), True)], await replica.call(_job(4, 1))
+            return [message async for message in replica.run(_job(4, 1))], await replica.call(_job(4, 1))
         finally:
             await replica.worker.stop()
 

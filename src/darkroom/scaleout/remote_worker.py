@@ -97,7 +97,7 @@ class RemoteWorker:
             if on_partial is None:
                 response = self._call_handle.remote(job)
             else:
-                response = self._run_handle.remote(job, True)
+                response = self._run_handle.remote(job)
             try:
                 if on_partial is None:
                     return _last(await response)

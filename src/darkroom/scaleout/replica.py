@@ -6,9 +6,9 @@ own model's engine and worker. Requests from every ingress replica meet in that 
 batching across requests works as in one process (never `@serve.batch`, which groups by arrival,
 not by size).
 
-`run(job, partials)` is a streaming method, for jobs whose client wants partial images; `call(job)` is
-one plain call, for every other job (a streaming call costs Ray a generator and a message per item,
-about 2 ms a request on two cores). Both send plain tuples, never Darkroom objects that might not
+`run(job)` is a streaming method, for jobs whose client wants partial images; `call(job)` is one plain
+call, for every other job (a streaming call costs Ray a generator and a message per item: 1-2 ms more
+than a plain call on two cores, bench/_ray_floor.py). Both send plain tuples, never Darkroom objects that might not
 survive pickling across processes:
 
     ("partial", image, index, pixels) a partial image (`run` only), as it is made
@@ -100,7 +100,7 @@ class ModelReplica:
             self._tickets.discard(ticket)
         return done_message(ticket, generation)
 
-    async def run(self, job: GenerationJob, partials: bool) -> AsyncIterator[tuple]:
+    async def run(self, job: GenerationJob) -> AsyncIterator[tuple]:
         loop = asyncio.get_running_loop()
         made: asyncio.Queue[tuple] = asyncio.Queue()
 
@@ -108,7 +108,7 @@ class ModelReplica:
             loop.call_soon_threadsafe(made.put_nowait, ("partial", image, index, pixels))
 
         try:
-            ticket = self.worker.submit(dataclasses.replace(job, on_partial=on_partial if partials else None))
+            ticket = self.worker.submit(dataclasses.replace(job, on_partial=on_partial))
         except DarkroomError as exc:
             yield error_message(exc)
             return
