@@ -16,6 +16,10 @@ Every other prompt is served untouched, so the next request shows whether the se
                              goes on to the engine's own step callback
 
 Nothing in src/ knows about this: the faults happen inside the pipeline call, where real ones do.
+
+Under `darkroom serve --ray` the pipelines load in Ray's worker processes, which this wrapper does not
+reach: `planted_env` gives an environment whose PYTHONPATH makes every Python process plant the faults
+at start (planted/sitecustomize.py), Ray's workers included.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pathlib import Path
 
 FAULT_STEP = 2
 HANG_LIMIT_SECONDS = 120.0
+PLANTED = Path(__file__).resolve().with_name("planted")  # sitecustomize.py
+ROOT = PLANTED.parent.parent.parent  # the repository: `tests.faults` importable from any folder
 
 
 class FaultyPipeline:
@@ -87,6 +93,13 @@ def plant() -> None:
         self._pipe = FaultyPipeline(self._pipe)
 
     DiffusersEngine.load = faulty_load
+
+
+def planted_env(env: dict[str, str], release: Path) -> dict[str, str]:
+    """`env` for a process whose Python processes, and theirs, plant the faults; "fault:hang" ends when
+    `release` exists."""
+    path = [str(PLANTED), str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(path), "DARKROOM_FAULT_RELEASE": str(release)}
 
 
 if __name__ == "__main__":

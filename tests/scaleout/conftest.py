@@ -52,14 +52,15 @@ def ray_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_ray_server(workdir: Path, config: str, timeout: float = 120.0) -> LiveServer:
-    """`darkroom serve --ray` with `config` (plus a data_dir and the API key), healthy; its own home folder."""
+def start_ray_server(workdir: Path, config: str, timeout: float = 120.0, env: dict[str, str] | None = None) -> LiveServer:
+    """`darkroom serve --ray` with `config` (plus a data_dir and the API key), healthy; its own home folder;
+    `env` (default: `ray_env`) for its environment."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "darkroom.toml"
     config_path.write_text(f'data_dir = "{(workdir / "data").as_posix()}"\napi_keys = ["{API_KEY}"]\n' + config)
     port = free_port()
     log_path = workdir / "server.log"
-    env = ray_env(workdir)
+    env = env or ray_env(workdir)
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--ray", "--port", str(port),
                                     "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT, env=env)

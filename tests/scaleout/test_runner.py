@@ -1,12 +1,14 @@
 """A real `darkroom serve --ray` (local Ray instance: the api ingress and sketch model deployments) with the
 official Python SDK: generations, streams with partials, edits, the error envelope, keys from the shared
 PostgreSQL, a flood answered with 503s and Retry-After, a model replica killed mid-request (a clean
-answer, then a new replica serves), and SIGTERM draining to exit 0.
+answer, then a new replica serves), and SIGTERM draining a job that outlasts Ray's 20 s grace, then exit 0.
 
 The `elastic` model autoscales between 1 and 2 replicas, with short delays so that the test sees both ways.
 
 `tiny` is the tiny diffusers pipeline (tests/tiny_pipelines.py) in a replica of its own: its extensions,
 native size and partials are what the loaded pipeline gives, which the ingress learns from the replica.
+Its pipeline carries tests/faults/faulty_serve.py's faults, planted in the Ray workers through PYTHONPATH
+(`planted_env`): a "fault:hang" prompt holds the job inside the pipeline until the test releases it.
 
 The `flood` model is a sketch engine of its own with room for one request in its replica and one in Ray's
 queue in front of it (ray_max_ongoing_requests = 1, max_queue = 1): a burst of large requests overflows it.
@@ -30,10 +32,13 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..conftest import LiveServer, create_key, diffusers_model, stop_server
+from ..faults.faulty_serve import planted_env
 from ..images import decode_b64
-from .conftest import shared_state, start_ray_server
+from .conftest import ray_env, shared_state, start_ray_server
 
 PROMPT = "a lighthouse on a rocky island at dusk, flat illustration"
+RELEASE = "release-the-hang"  # in the server's folder: a "fault:hang" job goes on once it exists
+RAY_GRACE = 20  # seconds: Ray's own graceful_shutdown_timeout_s, after which it force-kills a draining replica
 MODELS = """
 ray_max_ongoing_requests = 1
 [[models]]
@@ -56,7 +61,9 @@ scale_down_delay_seconds = 2
 @pytest.fixture(scope="module")
 def server(postgres, s3_endpoint, tiny_pipelines, tmp_path_factory) -> LiveServer:
     models = MODELS + diffusers_model("tiny", tiny_pipelines["sd"], num_cpus=0)
-    server = start_ray_server(tmp_path_factory.mktemp("ray"), shared_state(postgres, s3_endpoint, "ray") + models)
+    workdir = tmp_path_factory.mktemp("ray")
+    env = planted_env(ray_env(workdir), release=workdir / RELEASE)
+    server = start_ray_server(workdir, shared_state(postgres, s3_endpoint, "ray") + models, env=env)
     yield server
     stop_server(server)
 
@@ -287,16 +294,20 @@ def _post(server: LiveServer, body: dict) -> httpx.Response:
                       headers={"Authorization": f"Bearer {server.api_key}"})
 
 
-def test_sigterm_drains_and_exits_0(postgres, s3_endpoint, tmp_path_factory, server):
+def test_sigterm_drains_a_job_longer_than_rays_grace_and_exits_0(server):
     # the module's server, once the others are done with it (this test runs last in the file)
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key, max_retries=0)
+    release = server.log_path.parent / RELEASE
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        running = pool.submit(client.images.generate, model="gpt-image-1", prompt=PROMPT, size="1536x1024",
-                              quality="high", n=4)
-        _wait_until_busy(server)
+        running = pool.submit(client.images.generate, model="tiny", prompt=f"fault:hang {PROMPT}", size="256x256")
+        _wait_until_busy(server, "tiny")
         server.process.send_signal(signal.SIGTERM)
+        time.sleep(RAY_GRACE + 5)
+        # Ray's default would have killed the replicas by now: the job is still held, the server still up
+        assert not running.done() and server.process.poll() is None
+        release.touch()
         result = running.result(timeout=120)
-    assert len(result.data) == 4 and decode_b64(result.data[0].b64_json).size == (1536, 1024)
+    assert decode_b64(result.data[0].b64_json).size == (256, 256)
     assert server.process.wait(timeout=120) == 0
 
 
