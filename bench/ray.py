@@ -23,6 +23,10 @@ runs one thread) serves the tiny diffusers pipeline (tests/tiny_pipelines.py) tw
 replica and `tiny-2` with two, neither batching (`max_batch_images = 1`), so that the ratio is the replicas'
 alone. CONCURRENCY clients send 256x256 requests of STEPS steps to one of them at a time; rounds alternate.
 The ingress and the replicas share this machine's two cores, so 2.0 is out of reach: the aim is 1.6.
+During the rounds the bench reads the CPU time of every process of the `--ray` server (/proc): the
+cores kept busy by the model replicas, the ingress, the figures board (`scaleout/board.py`), Serve's
+proxy and controller, the rest of Ray (the driver, GCS, raylet and its helpers), and the clients (this
+process), which is what says where the second core went.
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ def _throughput(work: Path, config: Path, rounds: int, per_round: int) -> str:
                              str(config)], work / "ray.log", f"http://{HOST}:{port}/health", timeout=300,
                             env={**RAY_ENV, "HOME": str(work), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     rates: dict[str, list[float]] = {"tiny-1": [], "tiny-2": []}
+    busy: dict[str, dict[str, float]] = {model: dict.fromkeys(ROLES, 0.0) for model in rates}  # CPU seconds
+    wall: dict[str, float] = dict.fromkeys(rates, 0.0)
     try:
         with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=120, headers={"Authorization": f"Bearer {KEY}"},
                           limits=httpx.Limits(max_connections=CONCURRENCY * 2)) as client:
@@ -110,18 +116,63 @@ def _throughput(work: Path, config: Path, rounds: int, per_round: int) -> str:
                 _burst(client, model, CONCURRENCY)  # warm-up: every replica has run once
             for index in range(rounds):
                 for model in (rates if index % 2 == 0 else reversed(list(rates))):
-                    started = time.monotonic()
+                    before, started = _cpu_by_role(process.pid, model), time.monotonic()
                     _burst(client, model, per_round)
-                    rates[model].append(per_round / (time.monotonic() - started))
+                    took, after = time.monotonic() - started, _cpu_by_role(process.pid, model)
+                    rates[model].append(per_round / took)
+                    wall[model] += took
+                    for role in ROLES:
+                        busy[model][role] += after[role] - before[role]
     finally:
         stop_process(process)
     one, two = median(rates["tiny-1"]), median(rates["tiny-2"])
+    rows = [[model, str(replicas), fmt(median(rates[model])),
+             *(fmt(busy[model][role] / wall[model]) for role in ROLES)]
+            for model, replicas in (("tiny-1", 1), ("tiny-2", 2))]
     return "\n".join([
         f"throughput: {rounds} rounds x {per_round} requests per model, {CONCURRENCY} clients, tiny SD 256x256, "
-        f"{STEPS} steps, one torch thread per replica",
-        table(["model", "replicas", "images/s"], [["tiny-1", "1", fmt(one)], ["tiny-2", "2", fmt(two)]]),
+        f"{STEPS} steps, one torch thread per replica; cores busy during the rounds, by process",
+        table(["model", "replicas", "images/s", *ROLES], rows),
         f"2 replicas / 1 replica: {fmt(two / one)}x (aim 1.6x)",
     ])
+
+
+ROLES = ("model replicas", "ingress", "figures", "proxy", "controller", "rest of Ray", "clients")
+_ACTORS = (("ServeReplica:darkroom:api ", "ingress"), ("ServeReplica:darkroom:figures ", "figures"),
+           ("ProxyActor", "proxy"), ("ServeController", "controller"))  # Ray's process titles -> roles
+
+
+def _cpu_by_role(root: int, model: str) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the `--ray` server's process tree (`root` and every
+    process under it: Ray's workers are the raylet's children), by role, and by this process (the
+    clients). Ray names its worker processes after their actor ("ray::ServeReplica:darkroom:api")."""
+    from darkroom.scaleout.application import deployment_name
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, seconds, names = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            names[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    used = dict.fromkeys(ROLES, 0.0)
+    used["clients"] = sum(os.times()[:2])
+    tree, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    replica = f"ServeReplica:darkroom:{deployment_name(model)} "
+    for pid in tree & seconds.keys():
+        name = names[pid] + " "
+        role = "model replicas" if replica in name else next((r for title, r in _ACTORS if title in name), "rest of Ray")
+        used[role] += seconds[pid]
+    return used
 
 
 def _burst(client: httpx.Client, model: str, count: int) -> None:
