@@ -311,7 +311,7 @@ def test_sigterm_drains_a_job_longer_than_rays_grace_and_exits_0(server):
     assert server.process.wait(timeout=120) == 0
 
 
-def _wait_until_busy(server: LiveServer, worker: str = "dall-e-2") -> None:
+def _wait_until_busy(server: LiveServer, worker: str) -> None:
     """Until the ingress has a job out at the model's deployment (`sent`)."""
     for _ in range(400):
         if _health(server)["workers"][worker]["sent"] >= 1:
