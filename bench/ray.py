@@ -170,7 +170,8 @@ def _cpu_by_role(root: int, model: str) -> dict[str, float]:
     replica = f"ServeReplica:darkroom:{deployment_name(model)} "
     for pid in tree & seconds.keys():
         name = names[pid] + " "
-        role = "model replicas" if replica in name else next((r for title, r in _ACTORS if title in name), "rest of Ray")
+        role = "model replicas" if replica in name else next(
+            (r for title, r in _ACTORS if title in name), "rest of Ray")
         used[role] += seconds[pid]
     return used
 

@@ -52,7 +52,8 @@ def ray_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_ray_server(workdir: Path, config: str, timeout: float = 120.0, env: dict[str, str] | None = None) -> LiveServer:
+def start_ray_server(workdir: Path, config: str, timeout: float = 120.0,
+                     env: dict[str, str] | None = None) -> LiveServer:
     """`darkroom serve --ray` with `config` (plus a data_dir and the API key), healthy; its own home folder;
     `env` (default: `ray_env`) for its environment."""
     workdir.mkdir(parents=True, exist_ok=True)

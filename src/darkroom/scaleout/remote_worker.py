@@ -94,10 +94,7 @@ class RemoteWorker:
         job = dataclasses.replace(job, on_partial=None)  # callbacks stay here; partials come back as messages
         for attempt in (1, 2):
             streamed = False
-            if on_partial is None:
-                response = self._call_handle.remote(job)
-            else:
-                response = self._run_handle.remote(job)
+            response = (self._call_handle if on_partial is None else self._run_handle).remote(job)
             try:
                 if on_partial is None:
                     return _last(await response)

@@ -69,7 +69,7 @@ class S3ImageStore(ImageStore):
         if ttl > MAX_PRESIGN_SECONDS:
             raise ValueError(f"`ttl_seconds` must be at most {MAX_PRESIGN_SECONDS} for a presigned URL but is {ttl}.")
         expiry, _ = self._parse(name)
-        expires_in = max(1, min(ttl, math.floor(expiry - now)))  # whole seconds, none past the object
+        expires_in = max(1, min(ttl, math.floor(expiry - now)))  # never past the object (S3 needs 1 s at least)
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self.prefix + name}, ExpiresIn=expires_in)
 
